@@ -1,0 +1,70 @@
+//! Timing-engine throughput on a synthetic log of 1 million ops (chains of load → GEMM → store
+//! over the 8 PEs of each of 8 devices, plus ring link transfers between devices).
+//!
+//! Targets (issue 3): ≥ 25 million ops timed per second on one core, ≤ 128 bytes of resident
+//! memory per op.
+//!
+//! Measured (see the closing note of issue 3 for the session's figures): filled in below by the
+//! run recorded in the commit that last touched this file.
+
+// A bench reports its memory figure to the person running it.
+#![allow(clippy::print_stderr, missing_docs)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use kb_bench::fixtures::{record_tiles, synthetic_graph, time_graph};
+use kb_oplog::{Engine, Mode};
+
+const OPS: usize = 1_000_000;
+
+/// Resident set size of this process, from /proc (0 where it is not available).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn memory_per_op() {
+    let (resources, graph) = synthetic_graph(OPS);
+    let before = rss_bytes();
+    let mut engine = Engine::new(resources, true);
+    let makespan = time_graph(&mut engine, &graph);
+    let after = rss_bytes();
+    eprintln!(
+        "engine memory: {:.1} bytes per op retained ({} ops, makespan {} ps)",
+        (after.saturating_sub(before)) as f64 / OPS as f64,
+        engine.ops_done(),
+        makespan
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    memory_per_op();
+    let (resources, graph) = synthetic_graph(OPS);
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(OPS as u64));
+    g.bench_function("time_1M_ops_retained", |b| {
+        b.iter_batched(
+            || Engine::new(resources.clone(), true),
+            |mut e| time_graph(&mut e, &graph),
+            BatchSize::PerIteration,
+        );
+    });
+    g.bench_function("time_1M_ops_lean", |b| {
+        b.iter_batched(
+            || Engine::new(resources.clone(), false),
+            |mut e| time_graph(&mut e, &graph),
+            BatchSize::PerIteration,
+        );
+    });
+    g.finish();
+    let mut g = c.benchmark_group("sim");
+    g.sample_size(10);
+    let tiles = 4096;
+    g.throughput(Throughput::Elements(tiles as u64 * 8 * 3));
+    g.bench_function("record_and_time_tiles_lean", |b| b.iter(|| record_tiles(Mode::TIMING_LEAN, tiles).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,130 @@
+//! Synthetic programs for the benches.
+
+use kb_mem::{DType, Region, Space};
+use kb_oplog::{Engine, MachineSpec, Mode, OpId, OpKind, OpLogError, Pe, Sim, Stage, Stages};
+
+/// The machine of the engine benches: 8 devices of 8 PEs on a ring.
+pub fn bench_machine() -> MachineSpec {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 8;
+    spec.device.pes = 8;
+    spec
+}
+
+/// One op of the synthetic log, as the engine sees it: its stages and the indices of the ops
+/// (earlier in the list) it depends on.
+#[derive(Debug, Clone)]
+pub struct SyntheticOp {
+    /// The op's stages.
+    pub stages: Stages,
+    /// Indices of earlier ops it depends on.
+    pub deps: [Option<u32>; 2],
+}
+
+/// A materialised synthetic op graph of `ops` ops on [`bench_machine`]: on every device, each
+/// of the 8 PEs runs a chain of load (DMA with an HBM slot) → GEMM → store steps, and every 16th
+/// step of PE 0 sends its result to the next device over the ring, which the next device's chain
+/// then waits for.
+pub fn synthetic_graph(ops: usize) -> (Vec<kb_oplog::ResourceSpec>, Vec<SyntheticOp>) {
+    let spec = bench_machine();
+    let cost = kb_oplog::CostModel::new(&spec);
+    let devices = spec.cluster.ranks;
+    let pes = spec.device.pes;
+    let mut out: Vec<SyntheticOp> = Vec::with_capacity(ops);
+    let chains = (devices * pes) as usize;
+    let mut last: Vec<Option<u32>> = vec![None; chains];
+    let mut incoming: Vec<Option<u32>> = vec![None; devices as usize];
+    let mut step = 0u64;
+    'outer: loop {
+        for (chain, last) in last.iter_mut().enumerate() {
+            if out.len() >= ops {
+                break 'outer;
+            }
+            let device = (chain / pes as usize) as u32;
+            let pe = Pe { device, pe: (chain % pes as usize) as u32 };
+            let idx = out.len() as u32;
+            let (stages, extra) = match step % 3 {
+                0 => (
+                    Stages::One(Stage::two(
+                        cost.index(kb_oplog::Resource::Dma(pe)),
+                        cost.index(kb_oplog::Resource::Hbm(device)),
+                        100_000 + (step % 7) * 1000,
+                    )),
+                    if pe.pe == 0 { incoming[device as usize].take() } else { None },
+                ),
+                1 => (Stages::One(Stage::one(cost.index(kb_oplog::Resource::Gemm(pe)), 150_000)), None),
+                _ => (Stages::One(Stage::one(cost.index(kb_oplog::Resource::Dma(pe)), 90_000)), None),
+            };
+            out.push(SyntheticOp { stages, deps: [*last, extra] });
+            *last = Some(idx);
+            if pe.pe == 0 && step % 48 == 47 && out.len() < ops {
+                // Send to the next device: one hop on the ring.
+                let next = (device + 1) % devices;
+                let route = spec.route(device, next).unwrap_or_default();
+                let hops: Vec<Stage> =
+                    route.iter().map(|&l| Stage::one(cost.index(kb_oplog::Resource::Link(l)), 500_000)).collect();
+                out.push(SyntheticOp { stages: Stages::from_vec(hops), deps: [Some(idx), None] });
+                incoming[next as usize] = Some(out.len() as u32 - 1);
+            }
+        }
+        step += 1;
+    }
+    (cost.resource_specs(), out)
+}
+
+/// Adds the graph to `engine` in order and runs it to the end; returns the makespan.
+pub fn time_graph(engine: &mut Engine, graph: &[SyntheticOp]) -> u64 {
+    let mut ids: Vec<OpId> = Vec::with_capacity(graph.len());
+    let mut deps: Vec<OpId> = Vec::with_capacity(2);
+    for op in graph {
+        deps.clear();
+        deps.extend(op.deps.iter().flatten().map(|&i| ids[i as usize]));
+        ids.push(engine.add(op.stages.clone(), &deps).expect("valid synthetic op"));
+    }
+    engine.run_all()
+}
+
+/// Records `tiles` load → GEMM → store steps per PE of device 0 as real ops through [`Sim`]
+/// (validation, cost model and engine), then times them. Returns the makespan.
+pub fn record_tiles(mode: Mode, tiles: usize) -> Result<u64, OpLogError> {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 1;
+    let pes = spec.device.pes;
+    let mut sim = Sim::new(spec, mode)?;
+    let hbm = Space::Hbm { device: 0 };
+    let (t, k) = (64usize, 64usize);
+    for i in 0..tiles {
+        for p in 0..pes {
+            let pe = Pe { device: 0, pe: p };
+            let tcm = Space::Tcm { device: 0, pe: p };
+            let a = Region::contiguous(hbm, ((i * 8 + p as usize) % 1024) as u64 * 8192, DType::F16, &[t, k])
+                .map_err(OpLogError::from)?;
+            let ta = Region::contiguous(tcm, 0, DType::F16, &[t, k]).map_err(OpLogError::from)?;
+            let tb = Region::contiguous(tcm, 8192, DType::F16, &[k, t]).map_err(OpLogError::from)?;
+            let tc = Region::contiguous(tcm, 16384, DType::F32, &[t, t]).map_err(OpLogError::from)?;
+            let c =
+                Region::contiguous(hbm, (1 << 30) + p as u64 * 16384, DType::F32, &[t, t]).map_err(OpLogError::from)?;
+            let load = sim.record(OpKind::Dma { pe, src: a, dst: ta.clone() }, &[])?;
+            let dot = sim.record(OpKind::Gemm { pe, a: ta, b: tb, c: tc.clone(), accumulate: true }, &[load])?;
+            sim.record(OpKind::Dma { pe, src: tc, dst: c }, &[dot])?;
+        }
+    }
+    Ok(sim.run_all())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_synthetic_graph_has_the_asked_size_and_runs() {
+        let (resources, graph) = synthetic_graph(10_000);
+        assert_eq!(graph.len(), 10_000);
+        assert!(graph.iter().any(|op| matches!(op.stages, Stages::One(_)) && op.deps[1].is_some()));
+        let mut engine = Engine::new(resources, false);
+        let makespan = time_graph(&mut engine, &graph);
+        assert_eq!(engine.ops_done(), 10_000);
+        // A chain of 10 000 / 64 steps of at least 90 ns each bounds the makespan from below.
+        assert!(makespan >= (10_000 / 64) as u64 * 90_000, "{makespan}");
+    }
+}

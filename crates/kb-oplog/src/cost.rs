@@ -1,0 +1,259 @@
+//! The cost model: which resources an op holds, and for how long.
+//!
+//! All times are integer picoseconds; each term is computed in f64 and rounded to the nearest
+//! picosecond on its own, so a closed form written the same way matches the engine exactly.
+//! Bandwidths are in GB/s (1 GB/s = 10⁹ bytes/s = 1 byte/ns).
+//!
+//! - **HBM share.** A device's HBM serves `slots = max(1, ⌊hbm_gbps / dma_gbps⌋)` transfers at
+//!   once, each at `share = hbm_gbps / slots`. An op touching its device's HBM holds one slot.
+//! - **DMA** (same device) = `dma_setup + bytes / min(dma_gbps, share)` when either side is HBM,
+//!   `dma_setup + bytes / dma_gbps` for TCM↔TCM; it holds the PE's DMA engine (and an HBM slot).
+//! - **DMA to another device**: that stage, then one stage per hop of the route, each holding its
+//!   link for `link_latency + bytes / link_gbps` (store and forward).
+//! - **Link transfer** (collectives): one stage per hop, `link_latency + bytes / link_gbps` each.
+//! - **GEMM** = `issue + max(2mnk / (gemm_flops_per_cycle[dtype] × clock), hbm_bytes / share)`,
+//!   holding the PE's GEMM unit (and an HBM slot when an operand lives in HBM; `hbm_bytes` counts
+//!   the HBM operands read and written).
+//! - **Vector** = `max(flops / (vector_flops_per_cycle × clock), hbm_bytes / share)`, holding the
+//!   PE's vector unit (and an HBM slot). FLOPs are counted per element by the op
+//!   ([`crate::UnaryOp::flops_per_element`]); a reduction counts its input elements. A reduce-into
+//!   counts one FLOP per element; a TCM fill one per element on the owning PE's vector unit.
+//! - **Host write / HBM fill** = `bytes / min(host_gbps, share)` on the device's host channel (and
+//!   an HBM slot); a host write into TCM holds only the host channel, at `host_gbps`.
+//! - **Join**: no stage; it ends when its dependencies do.
+
+use kb_mem::{Region, Space};
+
+use crate::engine::{ResourceIndex, ResourceSpec, Stage, Stages};
+use crate::{MachineSpec, OpKind, Pe};
+
+/// Rounds nanoseconds to whole picoseconds.
+pub fn ps_from_ns(ns: f64) -> u64 {
+    (ns * 1000.0).round() as u64
+}
+
+/// Picoseconds to move `bytes` at `gbps` GB/s.
+pub fn transfer_ps(bytes: u64, gbps: f64) -> u64 {
+    (bytes as f64 * 1000.0 / gbps).round() as u64
+}
+
+/// Picoseconds to do `flops` at `flops_per_cycle` per cycle of a `clock_ghz` clock.
+pub fn compute_ps(flops: u64, flops_per_cycle: f64, clock_ghz: f64) -> u64 {
+    (flops as f64 * 1000.0 / (flops_per_cycle * clock_ghz)).round() as u64
+}
+
+/// What a resource is, by its place in the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// A PE's DMA engine.
+    Dma(Pe),
+    /// A PE's GEMM unit.
+    Gemm(Pe),
+    /// A PE's vector unit.
+    Vector(Pe),
+    /// A device's HBM bandwidth.
+    Hbm(u32),
+    /// A device's host channel.
+    Host(u32),
+    /// A directed link, by its index in [`MachineSpec::links`].
+    Link(usize),
+}
+
+/// The cost model of one machine: the resource table and the stages of each op.
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    spec: MachineSpec,
+    per_device: u32,
+    link_base: u32,
+    links: usize,
+    hbm_slots: u32,
+    hbm_share: f64,
+}
+
+impl CostModel {
+    /// The cost model of `spec` (which must be valid).
+    pub fn new(spec: &MachineSpec) -> CostModel {
+        let d = &spec.device;
+        let per_device = 3 * d.pes + 2;
+        let hbm_slots = ((d.hbm_gbps / d.dma_gbps).floor() as u32).max(1);
+        let links = spec.links().len();
+        CostModel {
+            spec: spec.clone(),
+            per_device,
+            link_base: per_device * spec.cluster.ranks,
+            links,
+            hbm_slots,
+            hbm_share: d.hbm_gbps / hbm_slots as f64,
+        }
+    }
+
+    /// The machine.
+    pub fn spec(&self) -> &MachineSpec {
+        &self.spec
+    }
+
+    /// Transfers a device's HBM serves at once.
+    pub fn hbm_slots(&self) -> u32 {
+        self.hbm_slots
+    }
+
+    /// The bandwidth of one HBM slot, GB/s.
+    pub fn hbm_share(&self) -> f64 {
+        self.hbm_share
+    }
+
+    /// The engine index of a resource.
+    pub fn index(&self, r: Resource) -> ResourceIndex {
+        match r {
+            Resource::Dma(pe) => pe.device * self.per_device + 3 * pe.pe,
+            Resource::Gemm(pe) => pe.device * self.per_device + 3 * pe.pe + 1,
+            Resource::Vector(pe) => pe.device * self.per_device + 3 * pe.pe + 2,
+            Resource::Hbm(d) => d * self.per_device + 3 * self.spec.device.pes,
+            Resource::Host(d) => d * self.per_device + 3 * self.spec.device.pes + 1,
+            Resource::Link(l) => self.link_base + l as u32,
+        }
+    }
+
+    /// The resource at an engine index.
+    pub fn resource(&self, index: ResourceIndex) -> Resource {
+        if index >= self.link_base {
+            return Resource::Link((index - self.link_base) as usize);
+        }
+        let device = index / self.per_device;
+        let local = index % self.per_device;
+        let pes = self.spec.device.pes;
+        if local == 3 * pes {
+            Resource::Hbm(device)
+        } else if local == 3 * pes + 1 {
+            Resource::Host(device)
+        } else {
+            let pe = Pe { device, pe: local / 3 };
+            match local % 3 {
+                0 => Resource::Dma(pe),
+                1 => Resource::Gemm(pe),
+                _ => Resource::Vector(pe),
+            }
+        }
+    }
+
+    /// The engine's resource table, in index order.
+    pub fn resource_specs(&self) -> Vec<ResourceSpec> {
+        let links = self.spec.links();
+        let total = self.link_base as usize + self.links;
+        (0..total as u32)
+            .map(|i| {
+                let r = self.resource(i);
+                let name = match r {
+                    Resource::Dma(_) => "dma".to_string(),
+                    Resource::Gemm(_) => "gemm".to_string(),
+                    Resource::Vector(_) => "vector".to_string(),
+                    Resource::Hbm(_) => "hbm".to_string(),
+                    Resource::Host(_) => "host".to_string(),
+                    Resource::Link(l) => format!("link {}→{}", links[l].from, links[l].to),
+                };
+                let name = match r {
+                    Resource::Dma(pe) | Resource::Gemm(pe) | Resource::Vector(pe) => format!("{pe} {name}"),
+                    Resource::Hbm(d) | Resource::Host(d) => format!("device {d} {name}"),
+                    Resource::Link(_) => name,
+                };
+                let slots = if matches!(r, Resource::Hbm(_)) { self.hbm_slots } else { 1 };
+                ResourceSpec { name, slots }
+            })
+            .collect()
+    }
+
+    fn hbm_bytes(device: u32, regions: &[&Region]) -> u64 {
+        regions.iter().filter(|r| r.space == Space::Hbm { device }).map(|r| r.nbytes() as u64).sum()
+    }
+
+    /// A compute stage on `unit`, holding the device's HBM too when `hbm_bytes` > 0.
+    fn compute_stage(&self, unit: Resource, device: u32, compute: u64, hbm_bytes: u64) -> Stage {
+        let u = self.index(unit);
+        if hbm_bytes == 0 {
+            return Stage::one(u, compute);
+        }
+        let mem = transfer_ps(hbm_bytes, self.hbm_share);
+        Stage::two(u, self.index(Resource::Hbm(device)), compute.max(mem))
+    }
+
+    fn hops(&self, from: u32, to: u32, bytes: u64, out: &mut Vec<Stage>) {
+        let c = &self.spec.cluster;
+        let hop = ps_from_ns(c.link_latency_ns) + transfer_ps(bytes, c.link_gbps);
+        // Both devices were checked to exist, so the route exists.
+        for link in self.spec.route(from, to).unwrap_or_default() {
+            out.push(Stage::one(self.index(Resource::Link(link)), hop));
+        }
+    }
+
+    /// The stages of an op (assumed valid: shapes agree, devices and PEs exist).
+    pub fn stages(&self, kind: &OpKind) -> Stages {
+        let d = &self.spec.device;
+        let mut stages = Vec::with_capacity(1);
+        match kind {
+            OpKind::Dma { pe, src, dst } => {
+                let bytes = src.nbytes() as u64;
+                let local_hbm = [src, dst].iter().any(|r| r.space == Space::Hbm { device: pe.device });
+                let dma = self.index(Resource::Dma(*pe));
+                let setup = ps_from_ns(d.dma_setup_ns);
+                stages.push(if local_hbm {
+                    let bw = d.dma_gbps.min(self.hbm_share);
+                    Stage::two(dma, self.index(Resource::Hbm(pe.device)), setup + transfer_ps(bytes, bw))
+                } else {
+                    Stage::one(dma, setup + transfer_ps(bytes, d.dma_gbps))
+                });
+                let (from, to) = (src.space.device(), dst.space.device());
+                if from != to {
+                    self.hops(from, to, bytes, &mut stages);
+                }
+            }
+            OpKind::LinkTransfer { src, dst } => {
+                self.hops(src.space.device(), dst.space.device(), src.nbytes() as u64, &mut stages);
+            }
+            OpKind::Gemm { pe, a, b, c, accumulate } => {
+                let (m, n, k) = kind.gemm_mnk().unwrap_or((0, 0, 0));
+                let flops = 2 * (m as u64) * (n as u64) * (k as u64);
+                let rate = d.gemm_flops_per_cycle.get(a.dtype).unwrap_or(1.0);
+                let compute = compute_ps(flops, rate, d.clock_ghz);
+                let reads: Vec<&Region> = if *accumulate { vec![a, b, c] } else { vec![a, b] };
+                let hbm = Self::hbm_bytes(pe.device, &reads) + Self::hbm_bytes(pe.device, &[c]);
+                let stage = self.compute_stage(Resource::Gemm(*pe), pe.device, compute, hbm);
+                stages.push(stage.with_duration(stage.duration() + ps_from_ns(d.gemm_issue_ns)));
+            }
+            OpKind::Vector { pe, op } => {
+                let compute = compute_ps(op.flops(), d.vector_flops_per_cycle, d.clock_ghz);
+                let mut regions = op.inputs();
+                regions.push(op.output());
+                let hbm = Self::hbm_bytes(pe.device, &regions);
+                stages.push(self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm));
+            }
+            OpKind::ReduceInto { pe, src, dst, .. } => {
+                let compute = compute_ps(dst.numel() as u64, d.vector_flops_per_cycle, d.clock_ghz);
+                let hbm = Self::hbm_bytes(pe.device, &[src, dst, dst]);
+                stages.push(self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm));
+            }
+            OpKind::Fill { dst, .. } => match dst.space {
+                Space::Tcm { device, pe } => {
+                    let compute = compute_ps(dst.numel() as u64, d.vector_flops_per_cycle, d.clock_ghz);
+                    stages.push(Stage::one(self.index(Resource::Vector(Pe { device, pe })), compute));
+                }
+                Space::Hbm { device } => stages.push(self.host_stage(device, dst.nbytes() as u64, true)),
+            },
+            OpKind::HostWrite { dst, .. } => {
+                let hbm = matches!(dst.space, Space::Hbm { .. });
+                stages.push(self.host_stage(dst.space.device(), dst.nbytes() as u64, hbm));
+            }
+            OpKind::Join => {}
+        }
+        Stages::from_vec(stages)
+    }
+
+    fn host_stage(&self, device: u32, bytes: u64, hbm: bool) -> Stage {
+        let host = self.index(Resource::Host(device));
+        if hbm {
+            let bw = self.spec.device.host_gbps.min(self.hbm_share);
+            Stage::two(host, self.index(Resource::Hbm(device)), transfer_ps(bytes, bw))
+        } else {
+            Stage::one(host, transfer_ps(bytes, self.spec.device.host_gbps))
+        }
+    }
+}

@@ -1,0 +1,254 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn engine(slots: &[u32], retain: bool) -> Engine {
+    let specs = slots.iter().enumerate().map(|(i, &s)| ResourceSpec { name: format!("r{i}"), slots: s }).collect();
+    Engine::new(specs, retain)
+}
+
+fn one(r: u32, d: u64) -> Stages {
+    Stages::One(Stage::one(r, d))
+}
+
+#[test]
+fn a_single_op_takes_its_duration() {
+    let mut e = engine(&[1], true);
+    let op = e.add(one(0, 250), &[]).unwrap();
+    assert_eq!(e.run_until(op).unwrap(), 250);
+    assert_eq!(e.times(op).unwrap(), OpTimes { ready: 0, start: 0, end: 250 });
+    assert_eq!((e.busy_time(0), e.makespan(), e.ops_done()), (250, 250, 1));
+}
+
+#[test]
+fn a_chain_adds_up() {
+    let mut e = engine(&[1, 1], true);
+    let a = e.add(one(0, 100), &[]).unwrap();
+    let b = e.add(one(1, 30), &[a]).unwrap();
+    let c = e.add(one(0, 7), &[b]).unwrap();
+    assert_eq!(e.run_until(c).unwrap(), 137);
+    assert_eq!(e.times(b).unwrap(), OpTimes { ready: 100, start: 100, end: 130 });
+}
+
+#[test]
+fn contention_queues_by_id_and_starts_when_the_resource_frees() {
+    let mut e = engine(&[1], true);
+    let a = e.add(one(0, 100), &[]).unwrap();
+    let b = e.add(one(0, 50), &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(a).unwrap(), OpTimes { ready: 0, start: 0, end: 100 });
+    assert_eq!(e.times(b).unwrap(), OpTimes { ready: 0, start: 100, end: 150 });
+}
+
+#[test]
+fn a_ready_op_is_not_held_back_by_an_earlier_blocked_one() {
+    let mut e = engine(&[1, 1], true);
+    let slow = e.add(one(1, 100), &[]).unwrap();
+    let blocked = e.add(one(0, 10), &[slow]).unwrap(); // lower id, but ready only at 100
+    let free = e.add(one(0, 40), &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(free).unwrap().start, 0);
+    assert_eq!(e.times(blocked).unwrap(), OpTimes { ready: 100, start: 100, end: 110 });
+}
+
+#[test]
+fn ties_at_the_same_instant_break_by_id() {
+    let mut e = engine(&[1, 1, 1], true);
+    let x = e.add(one(1, 10), &[]).unwrap();
+    let y = e.add(one(2, 10), &[]).unwrap();
+    // Both become ready at 10; the one recorded first wins, whatever order the deps end in.
+    let late = e.add(one(0, 5), &[y]).unwrap();
+    let early = e.add(one(0, 5), &[x]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(late).unwrap().start, 10);
+    assert_eq!(e.times(early).unwrap().start, 15);
+}
+
+#[test]
+fn slots_serve_several_at_once() {
+    let mut e = engine(&[2], true);
+    let ops: Vec<OpId> = [100, 60, 10].iter().map(|&d| e.add(one(0, d), &[]).unwrap()).collect();
+    e.run_all();
+    let starts: Vec<u64> = ops.iter().map(|&o| e.times(o).unwrap().start).collect();
+    assert_eq!(starts, [0, 0, 60]);
+    assert_eq!(e.busy_time(0), 170);
+}
+
+#[test]
+fn a_two_resource_stage_holds_both() {
+    let mut e = engine(&[1, 1], true);
+    let hog = e.add(one(1, 50), &[]).unwrap();
+    let both = e.add(Stages::One(Stage::two(1, 0, 20)), &[]).unwrap();
+    let after = e.add(one(0, 5), &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(hog).unwrap().end, 50);
+    // `both` takes r0 at 0, waits for r1 until 50, runs to 70; `after` (a later id) waits for r0.
+    assert_eq!(e.times(both).unwrap(), OpTimes { ready: 0, start: 50, end: 70 });
+    assert_eq!(e.times(after).unwrap().start, 70);
+}
+
+#[test]
+fn multi_stage_ops_run_their_stages_in_order() {
+    let mut e = engine(&[1, 1, 1], true);
+    let busy = e.add(one(1, 25), &[]).unwrap();
+    let hops = Stages::from_vec(vec![Stage::one(0, 10), Stage::one(1, 10), Stage::one(2, 10)]);
+    let t = e.add(hops, &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(busy).unwrap().end, 25);
+    assert_eq!(e.stage_starts(t).unwrap(), [0, 25, 35]);
+    assert_eq!(e.times(t).unwrap(), OpTimes { ready: 0, start: 0, end: 45 });
+}
+
+#[test]
+fn joins_end_with_their_dependencies() {
+    let mut e = engine(&[1, 1], true);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    let b = e.add(one(1, 30), &[]).unwrap();
+    let j = e.add(Stages::None, &[a, b]).unwrap();
+    assert_eq!(e.run_until(j).unwrap(), 30);
+    // A join with nothing pending ends at once, at the current time.
+    let j2 = e.add(Stages::None, &[a]).unwrap();
+    assert!(e.is_done(j2));
+    assert_eq!(e.times(j2).unwrap().end, 30);
+}
+
+#[test]
+fn ops_added_later_start_no_earlier_than_now() {
+    let mut e = engine(&[1, 1], true);
+    let a = e.add(one(0, 100), &[]).unwrap();
+    e.run_until(a).unwrap();
+    let b = e.add(one(1, 10), &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(b).unwrap(), OpTimes { ready: 100, start: 100, end: 110 });
+}
+
+#[test]
+fn run_until_stops_at_the_op_and_resumes() {
+    let mut e = engine(&[1], true);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    let b = e.add(one(0, 10), &[a]).unwrap();
+    assert_eq!(e.run_until(a).unwrap(), 10);
+    assert!(!e.is_done(b));
+    assert_eq!(e.run_until_any(&[b, a]).unwrap(), 10);
+    assert_eq!(e.run_until(b).unwrap(), 20);
+}
+
+#[test]
+fn a_lean_engine_forgets_ended_ops() {
+    let mut e = engine(&[1], false);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    let b = e.add(one(0, 10), &[a]).unwrap();
+    e.run_all();
+    assert!(e.is_done(a) && e.is_done(b));
+    assert_eq!(e.times(a), None);
+    // A retired dependency counts as ended.
+    let c = e.add(one(0, 5), &[a]).unwrap();
+    assert_eq!(e.run_until(c).unwrap(), 25); // starts at now (20), not at its retired dependency's end
+    assert_eq!(e.nodes.len(), 0, "every ended op was retired");
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let mut e = engine(&[1], true);
+    let err = e.add(one(3, 1), &[]).unwrap_err();
+    assert_eq!(err.to_string(), "stage names resource 3, but the engine has 1 resources");
+    let mut other = engine(&[1], true);
+    let foreign = other.add(one(0, 1), &[]).unwrap();
+    assert!(matches!(e.add(one(0, 1), &[foreign]).unwrap_err(), EngineError::UnknownDependency { .. }));
+    assert_eq!(e.ops_added(), 0, "a refused op is not recorded");
+}
+
+/// A random program: each op holds resource `r` (or `r` and `r2`) for `d` after some earlier ops.
+#[derive(Debug, Clone)]
+struct Spec {
+    r: u32,
+    r2: Option<u32>,
+    d: u64,
+    extra_stage: Option<(u32, u64)>,
+    deps: Vec<usize>,
+}
+
+fn program() -> impl Strategy<Value = Vec<Spec>> {
+    proptest::collection::vec(
+        (
+            0u32..4,
+            proptest::option::of(0u32..4),
+            0u64..50,
+            proptest::option::of((0u32..4, 1u64..20)),
+            proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+        ),
+        1..60,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (r, r2, d, extra_stage, deps))| Spec {
+                r,
+                r2,
+                d,
+                extra_stage,
+                deps: if i == 0 { vec![] } else { deps.iter().map(|x| x.index(i)).collect() },
+            })
+            .collect()
+    })
+}
+
+fn run(specs: &[Spec]) -> (Engine, Vec<OpId>) {
+    let mut e = engine(&[1, 2, 1, 1], true);
+    let mut ids = Vec::new();
+    for s in specs {
+        let first = match s.r2 {
+            Some(r2) => Stage::two(s.r, r2, s.d),
+            None => Stage::one(s.r, s.d),
+        };
+        let mut stages = vec![first];
+        if let Some((r, d)) = s.extra_stage {
+            stages.push(Stage::one(r, d));
+        }
+        let deps: Vec<OpId> = s.deps.iter().map(|&i| ids[i]).collect();
+        ids.push(e.add(Stages::from_vec(stages), &deps).unwrap());
+    }
+    e.run_all();
+    (e, ids)
+}
+
+proptest! {
+    #[test]
+    fn timing_respects_dependencies_capacity_and_is_deterministic(specs in program()) {
+        let (e, ids) = run(&specs);
+        let (e2, ids2) = run(&specs);
+        let slots = [1usize, 2, 1, 1];
+        let mut intervals: Vec<Vec<(u64, u64)>> = vec![Vec::new(); 4];
+        for (i, s) in specs.iter().enumerate() {
+            let t = e.times(ids[i]).expect("every op ends");
+            prop_assert_eq!(Some(t), e2.times(ids2[i]));
+            let dep_end = s.deps.iter().map(|&d| e.times(ids[d]).unwrap().end).max().unwrap_or(0);
+            prop_assert_eq!(t.ready, dep_end);
+            prop_assert!(t.start >= t.ready);
+            let stages = e.stages(ids[i]).unwrap();
+            let starts: Vec<u64> = match e.stage_starts(ids[i]) { Some(s) => s.to_vec(), None => vec![t.start] };
+            prop_assert_eq!(starts.len(), stages.len());
+            let mut prev_end = t.ready;
+            for (stage, &st) in stages.iter().zip(&starts) {
+                prop_assert!(st >= prev_end);
+                prev_end = st + stage.duration();
+                for r in stage.resources() {
+                    if stage.duration() > 0 {
+                        intervals[r as usize].push((st, st + stage.duration()));
+                    }
+                }
+            }
+            prop_assert_eq!(prev_end, t.end);
+        }
+        // No resource ever serves more stages at once than it has slots.
+        for (r, iv) in intervals.iter().enumerate() {
+            let mut points: Vec<(u64, i32)> = iv.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+            points.sort_by_key(|&(t, delta)| (t, delta));
+            let mut live = 0;
+            for (_, delta) in points {
+                live += delta;
+                prop_assert!(live as usize <= slots[r], "resource {} over capacity", r);
+            }
+        }
+    }
+}
