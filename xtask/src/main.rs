@@ -7,6 +7,7 @@
 // A command-line tool: its findings go to standard output and its errors to standard error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod barriers;
 mod diagnostic;
 mod layers;
 
@@ -27,11 +28,18 @@ struct Check {
 }
 
 /// Every check, in the order `cargo xtask check` runs them.
-const CHECKS: &[Check] = &[Check {
-    name: "check-layers",
-    about: "every crate depends only on what its row of the layer table in ARCHITECTURE.md allows",
-    run: layers::check,
-}];
+const CHECKS: &[Check] = &[
+    Check {
+        name: "check-layers",
+        about: "every crate depends only on what its row of the layer table in ARCHITECTURE.md allows",
+        run: layers::check,
+    },
+    Check {
+        name: "check-barriers",
+        about: "every host read of device data is in kb-sched's host-read registry and calls the barrier first",
+        run: barriers::check,
+    },
+];
 
 /// The root `Cargo.toml` of this repository's workspace.
 fn workspace_manifest() -> PathBuf {

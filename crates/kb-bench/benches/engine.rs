@@ -11,7 +11,7 @@
 #![allow(clippy::print_stderr, missing_docs)]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use kb_bench::fixtures::{record_tiles, synthetic_graph, time_graph};
+use kb_bench::fixtures::{record_tiles, synthetic_graph, time_graph, time_graph_streaming};
 use kb_oplog::{Engine, Mode};
 
 const OPS: usize = 1_000_000;
@@ -50,12 +50,26 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         );
     });
+    let mut reused = Engine::new(resources.clone(), true);
+    g.bench_function("time_1M_ops_retained_reused_engine", |b| {
+        b.iter(|| {
+            reused.clear();
+            time_graph(&mut reused, &graph)
+        });
+    });
     g.bench_function("time_1M_ops_lean", |b| {
         b.iter_batched(
             || Engine::new(resources.clone(), false),
             |mut e| time_graph(&mut e, &graph),
             BatchSize::PerIteration,
         );
+    });
+    let mut streaming = Engine::new(resources.clone(), false);
+    g.bench_function("time_1M_ops_streaming_lean", |b| {
+        b.iter(|| {
+            streaming.clear();
+            time_graph_streaming(&mut streaming, &graph, 4096)
+        });
     });
     g.finish();
     let mut g = c.benchmark_group("sim");

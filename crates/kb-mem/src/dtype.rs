@@ -4,6 +4,7 @@
 //! and PyTorch do for float casts). Conversion of a float to an integer type also rounds to nearest
 //! even, then saturates at the type's range; NaN becomes 0.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
@@ -199,6 +200,36 @@ impl FromStr for DType {
     }
 }
 
+/// `v` rounded to f32 *to odd*: exact values stay, inexact ones become the neighbour whose last
+/// mantissa bit is 1. Rounding that result to nearest even in a format of at most 22 mantissa bits
+/// (f16, bf16) gives the correctly rounded value of `v` itself, with no double rounding — which
+/// rounding `v` to f32 to nearest first would not (`half`'s own f64 conversions go through f32 or
+/// drop low bits, so [`Element::from_f64`] uses this instead).
+pub fn f64_to_f32_odd(v: f64) -> f32 {
+    let r = v as f32;
+    to_odd(r, f64::from(r).partial_cmp(&v))
+}
+
+/// [`f64_to_f32_odd`] for an integer.
+pub fn i64_to_f32_odd(v: i64) -> f32 {
+    let r = v as f32;
+    // |r| ≤ 2^63, which i128 holds exactly; r is integral wherever v is not exactly representable.
+    to_odd(r, Some((r as i128).cmp(&i128::from(v))))
+}
+
+/// Given `r`, the nearest-even rounding of some exact value, and how `r` compares with it, returns
+/// the odd neighbour of the exact value.
+fn to_odd(r: f32, cmp: Option<Ordering>) -> f32 {
+    let Some(cmp) = cmp else { return r }; // NaN
+    if cmp == Ordering::Equal || !r.is_finite() || r.to_bits() & 1 == 1 {
+        return r;
+    }
+    // r is even and inexact: the odd neighbour is one step from r towards the exact value. Float
+    // bits are sign and magnitude, so a step away from zero is +1 on the bits.
+    let away = (cmp == Ordering::Less) != r.is_sign_negative();
+    f32::from_bits(if away { r.to_bits() + 1 } else { r.to_bits() - 1 })
+}
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -239,8 +270,8 @@ macro_rules! float_element {
     };
 }
 
-float_element!(f16, DType::F16, f16::to_f32, f16::from_f32, f16::to_f64, f16::from_f64);
-float_element!(bf16, DType::BF16, bf16::to_f32, bf16::from_f32, bf16::to_f64, bf16::from_f64);
+float_element!(f16, DType::F16, f16::to_f32, f16::from_f32, f16::to_f64, |v| f16::from_f32(f64_to_f32_odd(v)));
+float_element!(bf16, DType::BF16, bf16::to_f32, bf16::from_f32, bf16::to_f64, |v| bf16::from_f32(f64_to_f32_odd(v)));
 float_element!(f32, DType::F32, |v| v, |v| v, |v: f32| v as f64, |v: f64| v as f32);
 float_element!(f64, DType::F64, |v: f64| v as f32, |v: f32| v as f64, |v| v, |v| v);
 

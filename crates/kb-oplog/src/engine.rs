@@ -22,6 +22,10 @@ use slotmap::{SecondaryMap, SlotMap};
 
 use crate::OpId;
 
+mod radix;
+
+use radix::RadixHeap;
+
 /// Index of a resource in the engine's resource table.
 pub type ResourceIndex = u32;
 
@@ -163,12 +167,11 @@ pub enum EngineError {
     },
 }
 
-#[derive(Debug)]
-struct Node {
+/// The hot part of an op's record, touched at every step of its life.
+#[derive(Debug, Clone, Copy)]
+struct Hot {
     seq: u64,
     ready: u64,
-    start: u64,
-    end: u64,
     /// Dependencies that have not ended.
     pending: u32,
     /// Head of the successor list in the edge pool.
@@ -178,12 +181,12 @@ struct Node {
     /// Resources of the current stage acquired so far.
     held: u8,
     state: OpState,
-    stages: Stages,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Edge {
-    to: OpId,
+    /// The successor's slot.
+    to: u32,
     next: u32,
 }
 
@@ -192,25 +195,40 @@ struct Resource {
     spec: ResourceSpec,
     busy: u32,
     dirty: bool,
-    /// Ops waiting for a slot, by sequence number.
-    waiting: BinaryHeap<Reverse<(u64, OpId)>>,
+    /// Ops waiting for a slot: (sequence number, slot), lowest first.
+    waiting: BinaryHeap<Reverse<(u64, u32)>>,
     busy_time: u64,
     stages_served: u64,
 }
 
 /// The discrete-event timing engine. See the module documentation.
+///
+/// Op records are stored as parallel arrays over dense slots (struct of arrays), so the fields the
+/// event loop touches for one op sit close to those of the ops recorded around it; the `slotmap`
+/// maps public ids to slots. A non-retaining engine recycles the slot of an ended op.
 #[derive(Debug)]
 pub struct Engine {
-    nodes: SlotMap<OpId, Node>,
+    ids: SlotMap<OpId, u32>,
+    /// Per slot: the id it holds.
+    slot_id: Vec<OpId>,
+    hot: Vec<Hot>,
+    /// Per slot: start and end times.
+    times: Vec<[u64; 2]>,
+    stages: Vec<Stages>,
+    free_slots: Vec<u32>,
     edges: Vec<Edge>,
     free_edge: u32,
     resources: Vec<Resource>,
-    /// Stage ends: (time, sequence number, op).
-    events: BinaryHeap<Reverse<(u64, u64, OpId)>>,
-    dirty: BinaryHeap<Reverse<u32>>,
-    /// Ops whose dependencies just ended, to be started (a worklist, so long chains of joins do
-    /// not recurse).
-    ready: Vec<OpId>,
+    /// Stage ends by time. The order of events at one instant does not matter: they are all
+    /// processed before any resource is dispatched, and dispatch orders by sequence number.
+    events: RadixHeap<u32>,
+    /// Resources with a freed slot or a new waiter since the last dispatch, unordered.
+    dirty: Vec<u32>,
+    /// Scratch for dispatch, to keep its allocation.
+    dirty_batch: Vec<u32>,
+    /// Slots whose dependencies just ended, to be started (a worklist, so long chains of joins
+    /// do not recurse).
+    ready: Vec<u32>,
     now: u64,
     next_seq: u64,
     makespan: u64,
@@ -236,12 +254,18 @@ impl Engine {
             })
             .collect();
         Engine {
-            nodes: SlotMap::with_key(),
+            ids: SlotMap::with_key(),
+            slot_id: Vec::new(),
+            hot: Vec::new(),
+            times: Vec::new(),
+            stages: Vec::new(),
+            free_slots: Vec::new(),
             edges: Vec::new(),
             free_edge: NONE,
             resources,
-            events: BinaryHeap::new(),
-            dirty: BinaryHeap::new(),
+            events: RadixHeap::new(),
+            dirty: Vec::new(),
+            dirty_batch: Vec::new(),
             ready: Vec::new(),
             now: 0,
             next_seq: 0,
@@ -272,6 +296,11 @@ impl Engine {
         self.done
     }
 
+    /// Op records held now (all ops when retaining; the ops not yet ended otherwise).
+    pub fn ops_held(&self) -> usize {
+        self.ids.len()
+    }
+
     /// The resource table.
     pub fn resources(&self) -> impl ExactSizeIterator<Item = &ResourceSpec> + '_ {
         self.resources.iter().map(|r| &r.spec)
@@ -287,6 +316,44 @@ impl Engine {
         self.resources.get(r as usize).map_or(0, |r| r.stages_served)
     }
 
+    /// Forgets every op and resets the clock to 0, keeping the resource table and the memory
+    /// already allocated (so a long sweep of simulations does not pay for fresh pages each time).
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.slot_id.clear();
+        self.hot.clear();
+        self.times.clear();
+        self.stages.clear();
+        self.free_slots.clear();
+        self.edges.clear();
+        self.free_edge = NONE;
+        for r in &mut self.resources {
+            r.busy = 0;
+            r.dirty = false;
+            r.waiting.clear();
+            r.busy_time = 0;
+            r.stages_served = 0;
+        }
+        self.events = RadixHeap::new();
+        self.dirty.clear();
+        self.ready.clear();
+        self.now = 0;
+        self.next_seq = 0;
+        self.makespan = 0;
+        self.done = 0;
+        self.stage_starts.clear();
+    }
+
+    /// Reserves room for `additional` more ops.
+    pub fn reserve(&mut self, additional: usize) {
+        self.ids.reserve(additional);
+        self.slot_id.reserve(additional);
+        self.hot.reserve(additional);
+        self.times.reserve(additional);
+        self.stages.reserve(additional);
+        self.edges.reserve(additional);
+    }
+
     /// Adds an op with its stages and dependencies and returns its id. It becomes ready when every
     /// dependency has ended, and never before the current time.
     pub fn add(&mut self, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
@@ -296,33 +363,40 @@ impl Engine {
             }
         }
         for &dep in deps {
-            if self.retain && !self.nodes.contains_key(dep) {
+            if self.retain && !self.ids.contains_key(dep) {
                 return Err(EngineError::UnknownDependency { dep });
             }
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let id = self.nodes.insert(Node {
-            seq,
-            ready: self.now,
-            start: 0,
-            end: 0,
-            pending: 0,
-            succ: NONE,
-            stage: 0,
-            held: 0,
-            state: OpState::Blocked,
-            stages,
-        });
+        let hot = Hot { seq, ready: self.now, pending: 0, succ: NONE, stage: 0, held: 0, state: OpState::Blocked };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.hot[slot as usize] = hot;
+                self.times[slot as usize] = [0, 0];
+                self.stages[slot as usize] = stages;
+                slot
+            }
+            None => {
+                self.hot.push(hot);
+                self.times.push([0, 0]);
+                self.stages.push(stages);
+                self.slot_id.push(OpId::default());
+                (self.hot.len() - 1) as u32
+            }
+        };
+        let id = self.ids.insert(slot);
+        self.slot_id[slot as usize] = id;
         let mut pending = 0;
         for &dep in deps {
             // A dependency missing from a non-retaining engine has ended and been retired.
-            let Some(d) = self.nodes.get_mut(dep) else { continue };
+            let Some(&d) = self.ids.get(dep) else { continue };
+            let d = &mut self.hot[d as usize];
             if d.state == OpState::Done {
                 continue;
             }
             pending += 1;
-            let edge = Edge { to: id, next: d.succ };
+            let edge = Edge { to: slot, next: d.succ };
             d.succ = if self.free_edge != NONE {
                 let e = self.free_edge;
                 self.free_edge = self.edges[e as usize].next;
@@ -333,33 +407,39 @@ impl Engine {
                 (self.edges.len() - 1) as u32
             };
         }
-        self.nodes[id].pending = pending;
+        self.hot[slot as usize].pending = pending;
         if pending == 0 {
-            self.ready.push(id);
+            self.ready.push(slot);
             self.start_ready();
         }
         Ok(id)
     }
 
+    fn slot(&self, op: OpId) -> Option<usize> {
+        self.ids.get(op).map(|&s| s as usize)
+    }
+
     /// Whether `op` has ended. An id retired by a non-retaining engine reads as ended.
     pub fn is_done(&self, op: OpId) -> bool {
-        self.nodes.get(op).is_none_or(|n| n.state == OpState::Done)
+        self.slot(op).is_none_or(|s| self.hot[s].state == OpState::Done)
     }
 
     /// The state of `op`, if the engine still holds it.
     pub fn state(&self, op: OpId) -> Option<OpState> {
-        self.nodes.get(op).map(|n| n.state)
+        self.slot(op).map(|s| self.hot[s].state)
     }
 
     /// The times of an op that has ended (and is still held).
     pub fn times(&self, op: OpId) -> Option<OpTimes> {
-        let n = self.nodes.get(op)?;
-        (n.state == OpState::Done).then_some(OpTimes { ready: n.ready, start: n.start, end: n.end })
+        let s = self.slot(op)?;
+        let h = &self.hot[s];
+        let [start, end] = self.times[s];
+        (h.state == OpState::Done).then_some(OpTimes { ready: h.ready, start, end })
     }
 
     /// The stages of an op still held.
     pub fn stages(&self, op: OpId) -> Option<&[Stage]> {
-        self.nodes.get(op).map(|n| n.stages.as_slice())
+        self.slot(op).map(|s| self.stages[s].as_slice())
     }
 
     /// When each stage of an ended multi-stage op started (`None` for single-stage ops, or when ops
@@ -370,16 +450,16 @@ impl Engine {
 
     /// The recording sequence number of an op still held.
     pub fn seq(&self, op: OpId) -> Option<u64> {
-        self.nodes.get(op).map(|n| n.seq)
+        self.slot(op).map(|s| self.hot[s].seq)
     }
 
     /// Advances until `op` has ended and returns its end time (the current time for a retired op).
     pub fn run_until(&mut self, op: OpId) -> Result<u64, EngineError> {
         loop {
-            match self.nodes.get(op) {
+            match self.slot(op) {
                 None if !self.retain => return Ok(self.now),
                 None => return Err(EngineError::UnknownDependency { dep: op }),
-                Some(n) if n.state == OpState::Done => return Ok(n.end),
+                Some(s) if self.hot[s].state == OpState::Done => return Ok(self.times[s][1]),
                 Some(_) => {}
             }
             if !self.step() {
@@ -409,14 +489,12 @@ impl Engine {
     /// there was nothing left to process.
     pub fn step(&mut self) -> bool {
         self.dispatch();
-        let Some(&Reverse((t, _, _))) = self.events.peek() else { return false };
+        let Some(t) = self.events.peek_key() else { return false };
         self.now = t;
-        while let Some(&Reverse((t2, _, op))) = self.events.peek() {
-            if t2 != t {
-                break;
-            }
-            self.events.pop();
-            self.stage_end(op);
+        // Events at `t` sit in the heap's current bucket; ending them may add more at `t` (a
+        // zero-length stage), which land there too.
+        while let Some(slot) = self.events.pop_current() {
+            self.stage_end(slot);
         }
         true
     }
@@ -425,51 +503,64 @@ impl Engine {
         let res = &mut self.resources[r as usize];
         if !res.dirty {
             res.dirty = true;
-            self.dirty.push(Reverse(r));
+            self.dirty.push(r);
         }
     }
 
-    fn request(&mut self, op: OpId, r: u32) {
-        let seq = self.nodes[op].seq;
-        self.resources[r as usize].waiting.push(Reverse((seq, op)));
+    fn request(&mut self, slot: u32, r: u32) {
+        let seq = self.hot[slot as usize].seq;
+        self.resources[r as usize].waiting.push(Reverse((seq, slot)));
         self.mark_dirty(r);
     }
 
     /// Grants free slots to waiting ops, lowest resource index first, lowest sequence number first.
+    ///
+    /// A grant can only add a waiter to a resource of higher index (stages acquire in ascending
+    /// order), so serving each batch of dirty resources in ascending order, then the resources the
+    /// batch dirtied, grants exactly what one global ascending sweep would.
     fn dispatch(&mut self) {
-        while let Some(Reverse(r)) = self.dirty.pop() {
-            self.resources[r as usize].dirty = false;
-            loop {
-                let res = &mut self.resources[r as usize];
-                if res.busy >= res.spec.slots {
-                    break;
+        while !self.dirty.is_empty() {
+            let mut batch = std::mem::take(&mut self.dirty_batch);
+            std::mem::swap(&mut batch, &mut self.dirty);
+            batch.sort_unstable();
+            for &r in &batch {
+                self.resources[r as usize].dirty = false;
+                loop {
+                    let res = &mut self.resources[r as usize];
+                    if res.busy >= res.spec.slots {
+                        break;
+                    }
+                    let Some(Reverse((_, slot))) = res.waiting.pop() else { break };
+                    res.busy += 1;
+                    self.acquired(slot);
                 }
-                let Some(Reverse((_, op))) = res.waiting.pop() else { break };
-                res.busy += 1;
-                self.acquired(op);
             }
+            batch.clear();
+            self.dirty_batch = batch;
         }
     }
 
-    fn acquired(&mut self, op: OpId) {
+    fn acquired(&mut self, slot: u32) {
         let now = self.now;
-        let node = &mut self.nodes[op];
-        node.held += 1;
-        let stage = node.stages.as_slice()[node.stage as usize];
-        if node.held < stage.count() {
-            let next = stage.resources[node.held as usize];
-            self.request(op, next);
+        let s = slot as usize;
+        let hot = &mut self.hot[s];
+        hot.held += 1;
+        let stage_index = hot.stage as usize;
+        let stage = self.stages[s].as_slice()[stage_index];
+        if hot.held < stage.count() {
+            let next = stage.resources[hot.held as usize];
+            self.request(slot, next);
             return;
         }
-        if node.stage == 0 {
-            node.start = now;
+        if stage_index == 0 {
+            self.times[s][0] = now;
         }
-        let seq = node.seq;
-        if self.retain && matches!(node.stages, Stages::Many(_)) {
-            match self.stage_starts.get_mut(op) {
+        if self.retain && matches!(self.stages[s], Stages::Many(_)) {
+            let id = self.slot_id[s];
+            match self.stage_starts.get_mut(id) {
                 Some(starts) => starts.push(now),
                 None => {
-                    self.stage_starts.insert(op, vec![now]);
+                    self.stage_starts.insert(id, vec![now]);
                 }
             }
         }
@@ -478,38 +569,42 @@ impl Engine {
             res.busy_time += stage.duration;
             res.stages_served += 1;
         }
-        self.events.push(Reverse((now + stage.duration, seq, op)));
+        self.events.push(now + stage.duration, slot);
     }
 
-    fn stage_end(&mut self, op: OpId) {
-        let node = &mut self.nodes[op];
-        let stage = node.stages.as_slice()[node.stage as usize];
-        node.stage += 1;
-        node.held = 0;
-        let more = (node.stage as usize) < node.stages.as_slice().len();
+    fn stage_end(&mut self, slot: u32) {
+        let s = slot as usize;
+        let hot = &mut self.hot[s];
+        let stages = self.stages[s].as_slice();
+        let stage = stages[hot.stage as usize];
+        hot.stage += 1;
+        hot.held = 0;
+        let next = stages.get(hot.stage as usize).map(|st| st.resources[0]);
         for r in stage.resources() {
             self.resources[r as usize].busy -= 1;
             self.mark_dirty(r);
         }
-        if more {
-            let next = self.nodes[op].stages.as_slice()[self.nodes[op].stage as usize].resources[0];
-            self.request(op, next);
-        } else {
-            self.finish(op);
-            self.start_ready();
+        match next {
+            Some(r) => self.request(slot, r),
+            None => {
+                self.finish(slot);
+                self.start_ready();
+            }
         }
     }
 
-    /// Ends `op` at the current time and releases its successors onto the ready worklist.
-    fn finish(&mut self, op: OpId) {
+    /// Ends the op in `slot` at the current time and releases its successors onto the ready
+    /// worklist.
+    fn finish(&mut self, slot: u32) {
         let now = self.now;
-        let node = &mut self.nodes[op];
-        node.state = OpState::Done;
-        node.end = now;
-        if node.stages.as_slice().is_empty() {
-            node.start = now;
+        let s = slot as usize;
+        let hot = &mut self.hot[s];
+        hot.state = OpState::Done;
+        let mut e = std::mem::replace(&mut hot.succ, NONE);
+        if self.stages[s].as_slice().is_empty() {
+            self.times[s][0] = now;
         }
-        let mut e = std::mem::replace(&mut node.succ, NONE);
+        self.times[s][1] = now;
         self.makespan = self.makespan.max(now);
         self.done += 1;
         while e != NONE {
@@ -517,7 +612,7 @@ impl Engine {
             self.edges[e as usize].next = self.free_edge;
             self.free_edge = e;
             e = next;
-            let succ = &mut self.nodes[to];
+            let succ = &mut self.hot[to as usize];
             succ.pending -= 1;
             succ.ready = succ.ready.max(now);
             if succ.pending == 0 {
@@ -525,21 +620,22 @@ impl Engine {
             }
         }
         if !self.retain {
-            self.nodes.remove(op);
+            self.ids.remove(self.slot_id[s]);
+            self.stages[s] = Stages::None;
+            self.free_slots.push(slot);
         }
     }
 
     /// Starts every op on the ready worklist: joins end at once, others queue for their first
     /// resource.
     fn start_ready(&mut self) {
-        while let Some(op) = self.ready.pop() {
-            let node = &mut self.nodes[op];
-            node.state = OpState::Active;
-            match node.stages.as_slice().first() {
-                None => self.finish(op),
+        while let Some(slot) = self.ready.pop() {
+            self.hot[slot as usize].state = OpState::Active;
+            match self.stages[slot as usize].as_slice().first() {
+                None => self.finish(slot),
                 Some(stage) => {
                     let r = stage.resources[0];
-                    self.request(op, r);
+                    self.request(slot, r);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The data executor's arithmetic (Phase 2): what one op does to the bytes of a
 //! [`MemoryStore`].
 //!
-//! [`execute`] runs one op, assuming it passed [`crate::validate`]; walking the log in dependency
+//! [`execute`] runs one op, assuming it passed validation (as [`crate::Sim::record`] does); walking the log in dependency
 //! order is the caller's business. Copies move bytes ([`MemoryStore::copy_region`], overlap-safe);
 //! the GEMM unit computes in f32 ([`gemm`]); the vector unit computes floats in f32 (f64 when an
 //! operand or the output is f64) and integers in wrapping i64 ([`vector`]); every result is
@@ -20,7 +20,7 @@ use crate::op::{OpKind, VectorOp};
 
 /// Executes one op on `store`: reads its operands, computes, writes its output. An error leaves
 /// the output unwritten (the store checks every access before it writes).
-pub(crate) fn execute(store: &mut MemoryStore, kind: &OpKind) -> Result<(), MemError> {
+pub fn execute(store: &mut MemoryStore, kind: &OpKind) -> Result<(), MemError> {
     match kind {
         OpKind::Dma { src, dst, .. } | OpKind::LinkTransfer { src, dst } => store.copy_region(src, dst),
         OpKind::Gemm { a, b, c, accumulate, .. } => gemm::gemm(store, a, b, c, *accumulate),

@@ -172,3 +172,18 @@ fn unaligned_bulk_decode() {
     DType::F32.decode_f32_slice(&bytes[1..13], &mut out);
     assert_eq!(out, vals);
 }
+
+#[test]
+fn f64_to_half_rounds_once() {
+    // 1 + 2^-11 + 2^-40 lies just above the f16 tie between 1 and 1 + 2^-10: correctly rounded, it
+    // goes up. Rounding to f32 first would land exactly on the tie and then go to even (1.0).
+    let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+    assert_eq!(<f16 as Element>::from_f64(v).to_f32(), 1.0 + 2f32.powi(-10));
+    let w = 1.0 + 2f64.powi(-8) + 2f64.powi(-40);
+    assert_eq!(<bf16 as Element>::from_f64(w).to_f32(), 1.0 + 2f32.powi(-7));
+    // Exact values are untouched, and so are NaN and infinities.
+    assert_eq!(f64_to_f32_odd(0.375), 0.375);
+    assert!(f64_to_f32_odd(f64::NAN).is_nan());
+    assert_eq!(f64_to_f32_odd(f64::INFINITY), f32::INFINITY);
+    assert_eq!(i64_to_f32_odd((1 << 40) + 1), (2f32.powi(40)) + 2f32.powi(17));
+}

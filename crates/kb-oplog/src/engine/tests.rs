@@ -144,7 +144,20 @@ fn a_lean_engine_forgets_ended_ops() {
     // A retired dependency counts as ended.
     let c = e.add(one(0, 5), &[a]).unwrap();
     assert_eq!(e.run_until(c).unwrap(), 25); // starts at now (20), not at its retired dependency's end
-    assert_eq!(e.nodes.len(), 0, "every ended op was retired");
+    assert_eq!(e.ops_held(), 0, "every ended op was retired");
+}
+
+#[test]
+fn a_cleared_engine_times_like_a_new_one() {
+    let mut e = engine(&[1], true);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    e.add(one(0, 10), &[a]).unwrap();
+    e.run_all();
+    e.clear();
+    assert_eq!((e.now(), e.makespan(), e.ops_added(), e.ops_held(), e.busy_time(0)), (0, 0, 0, 0, 0));
+    let b = e.add(one(0, 7), &[]).unwrap();
+    assert_eq!(e.run_until(b).unwrap(), 7);
+    assert!(!e.is_done(a) || e.times(a).is_none(), "ids from before the clear are not this engine's ops");
 }
 
 #[test]

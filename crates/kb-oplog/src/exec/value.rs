@@ -6,10 +6,9 @@
 //! f64. Every conversion into the output dtype rounds once, to nearest even: float to integer also
 //! saturates (NaN becomes 0), integer to integer wraps (two's complement truncation).
 
-use std::cmp::Ordering;
-
 use half::{bf16, f16};
 use kb_mem::{DType, Element, MemError, MemoryStore, Region};
+use kb_mem::{f64_to_f32_odd, i64_to_f32_odd};
 
 /// The arithmetic a computation runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,34 +157,4 @@ fn encode_i64(dtype: DType, v: i64, out: &mut [u8]) {
         DType::I32 => out.copy_from_slice(&(v as i32).to_le_bytes()),
         DType::I64 => out.copy_from_slice(&v.to_le_bytes()),
     }
-}
-
-/// `v` rounded to f32 *to odd*: exact values stay, inexact ones become the neighbour whose last
-/// mantissa bit is 1. Rounding that result to nearest even in a format of at most 22 mantissa bits
-/// (f16, bf16) gives the correctly rounded value of `v` itself, with no double rounding — which
-/// rounding `v` to f32 to nearest first would not (`half`'s own f64 conversions go through f32 or
-/// drop low bits, so they are not used).
-fn f64_to_f32_odd(v: f64) -> f32 {
-    let r = v as f32;
-    to_odd(r, f64::from(r).partial_cmp(&v))
-}
-
-/// [`f64_to_f32_odd`] for an integer.
-fn i64_to_f32_odd(v: i64) -> f32 {
-    let r = v as f32;
-    // |r| ≤ 2^63, which i128 holds exactly; r is integral wherever v is not exactly representable.
-    to_odd(r, Some((r as i128).cmp(&i128::from(v))))
-}
-
-/// Given `r`, the nearest-even rounding of some exact value, and how `r` compares with it, returns
-/// the odd neighbour of the exact value.
-fn to_odd(r: f32, cmp: Option<Ordering>) -> f32 {
-    let Some(cmp) = cmp else { return r }; // NaN
-    if cmp == Ordering::Equal || !r.is_finite() || r.to_bits() & 1 == 1 {
-        return r;
-    }
-    // r is even and inexact: the odd neighbour is one step from r towards the exact value. Float
-    // bits are sign and magnitude, so a step away from zero is +1 on the bits.
-    let away = (cmp == Ordering::Less) != r.is_sign_negative();
-    f32::from_bits(if away { r.to_bits() + 1 } else { r.to_bits() - 1 })
 }

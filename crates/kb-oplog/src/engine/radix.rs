@@ -1,0 +1,102 @@
+//! A monotone radix heap: a priority queue of `u64` keys that never pops a key smaller than the
+//! last one popped — exactly the shape of a discrete-event queue, where no event is scheduled in
+//! the past. Push is O(1); pop is amortised O(log of the key range).
+
+/// The radix heap. Entries with equal keys pop in no particular order.
+#[derive(Debug)]
+pub(crate) struct RadixHeap<T> {
+    /// Bucket `i` holds keys whose highest bit differing from `last` is bit `i - 1` (bucket 0:
+    /// keys equal to `last`).
+    buckets: Vec<Vec<(u64, T)>>,
+    last: u64,
+    len: usize,
+}
+
+impl<T: Copy> RadixHeap<T> {
+    pub(crate) fn new() -> RadixHeap<T> {
+        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), last: 0, len: 0 }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Pops an entry whose key is exactly the last key peeked, without looking further (so the
+    /// heap's floor stays there and later pushes at that key remain valid).
+    pub(crate) fn pop_current(&mut self) -> Option<T> {
+        let (_, v) = self.buckets[0].pop()?;
+        self.len -= 1;
+        Some(v)
+    }
+
+    fn bucket(&self, key: u64) -> usize {
+        (64 - (key ^ self.last).leading_zeros()) as usize
+    }
+
+    /// Pushes `key`, which must not be below the last key popped.
+    pub(crate) fn push(&mut self, key: u64, value: T) {
+        debug_assert!(key >= self.last, "radix heap is monotone: {key} < {}", self.last);
+        let b = self.bucket(key);
+        self.buckets[b].push((key, value));
+        self.len += 1;
+    }
+
+    /// The smallest key, moving entries so that they sit in bucket 0.
+    pub(crate) fn peek_key(&mut self) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].is_empty() {
+            let i = self.buckets.iter().position(|b| !b.is_empty()).expect("len > 0");
+            let bucket = std::mem::take(&mut self.buckets[i]);
+            self.last = bucket.iter().map(|&(k, _)| k).min().expect("non-empty");
+            for (k, v) in bucket.iter().copied() {
+                let b = self.bucket(k);
+                self.buckets[b].push((k, v));
+            }
+            // Keep the emptied bucket's allocation.
+            let mut bucket = bucket;
+            bucket.clear();
+            self.buckets[i] = bucket;
+        }
+        Some(self.last)
+    }
+
+    /// Pops an entry with the smallest key.
+    #[cfg(test)]
+    pub(crate) fn pop(&mut self) -> Option<(u64, T)> {
+        self.peek_key()?;
+        self.len -= 1;
+        self.buckets[0].pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn pops_in_key_order_like_a_sorted_list(ops in proptest::collection::vec((any::<bool>(), 0u64..1000), 1..300)) {
+            let mut heap = RadixHeap::new();
+            let mut reference: Vec<u64> = Vec::new();
+            let mut floor = 0;
+            for (pop, delta) in ops {
+                if pop {
+                    reference.sort_unstable();
+                    let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
+                    let got = heap.pop().map(|(k, _)| k);
+                    prop_assert_eq!(got, want);
+                    if let Some(k) = got { floor = k; }
+                } else {
+                    heap.push(floor + delta, ());
+                    reference.push(floor + delta);
+                }
+                prop_assert_eq!(heap.len(), reference.len());
+            }
+        }
+    }
+}
