@@ -135,6 +135,42 @@ pub fn record_tiles(mode: Mode, tiles: usize) -> Result<u64, OpLogError> {
     Ok(sim.run_all())
 }
 
+/// Seeded pseudo-random values in [-1, 1) from a xorshift64 generator: the same `seed` gives the
+/// same values on every machine (no `rand` dependency).
+pub fn xorshift_f32(seed: u64, len: usize) -> Vec<f32> {
+    let mut state = seed.max(1);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // The top 24 bits, exactly representable in f32, scaled to [-1, 1).
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// A store with a 16 GiB HBM space on device 0 holding seeded pseudo-random `a` [m, k] and `b`
+/// [k, n] of dtype `ab` (values rounded into it), and the regions of `a`, `b` and an unwritten
+/// `c` [m, n] of dtype `c`, for a GEMM op to replay.
+pub fn gemm_store(
+    m: usize,
+    n: usize,
+    k: usize,
+    ab: DType,
+    c: DType,
+) -> Result<(kb_mem::MemoryStore, Region, Region, Region), kb_mem::MemError> {
+    let hbm = Space::Hbm { device: 0 };
+    let mut store = kb_mem::MemoryStore::new();
+    store.add_space(hbm, 16 << 30)?;
+    let a = Region::contiguous(hbm, 0, ab, &[m, k])?;
+    let b = Region::contiguous(hbm, 1 << 30, ab, &[k, n])?;
+    let c = Region::contiguous(hbm, 2 << 30, c, &[m, n])?;
+    store.write_region_f32(&a, &xorshift_f32(1, m * k))?;
+    store.write_region_f32(&b, &xorshift_f32(2, k * n))?;
+    Ok((store, a, b, c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,12 +74,16 @@ pub(crate) struct ParseError {
 /// is an offset into `text` itself.
 pub(crate) fn parse(text: &str) -> Result<syn::File, ParseError> {
     let mut source = text.to_owned();
+    let mut start = 0;
     if source.starts_with('\u{feff}') {
-        source.replace_range(..'\u{feff}'.len_utf8(), "   ");
+        start = '\u{feff}'.len_utf8();
+        source.replace_range(..start, &" ".repeat(start));
     }
-    if source.starts_with("#!") && !source[2..].trim_start().starts_with('[') {
+    if let Some(rest) = source[start..].strip_prefix("#!")
+        && !rest.trim_start().starts_with('[')
+    {
         let end = source.find('\n').unwrap_or(source.len());
-        source.replace_range(..end, &" ".repeat(end));
+        source.replace_range(start..end, &" ".repeat(end - start));
     }
     syn::parse_file(&source)
         .map_err(|error| ParseError { line: line_at(text, offset(error.span())), message: error.to_string() })

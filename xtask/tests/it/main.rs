@@ -1,6 +1,7 @@
 //! Integration tests of `cargo xtask`: the binary run on the fixture workspaces in
 //! `tests/fixtures/`, one file per behaviour, asserting its exact output and exit code.
 
+mod barriers;
 mod cli;
 mod layers;
 

@@ -1,0 +1,109 @@
+//! Phase-2 GEMM replay at 1024×1024×1024: `kb_oplog::execute` of one `OpKind::Gemm` on a paged
+//! `MemoryStore` (read A and B, convert to f32, multiply, round, write C), side by side with
+//! numpy's single-threaded sgemm (`benches/gemm_numpy.py`).
+//!
+//! MEASURED_PLACEHOLDER
+
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kb_bench::fixtures::{gemm_store, xorshift_f32};
+use kb_mem::DType;
+use kb_oplog::{OpKind, Pe, execute};
+use std::hint::black_box;
+use std::time::Duration;
+
+const N: usize = 1024;
+const FLOPS: u64 = 2 * (N as u64).pow(3);
+
+/// `c = a · b` for dense row-major f32 matrices, `a` m×k, `b` k×n, `c` m×n: the same `gemm` crate
+/// call, single-threaded, that kb-oplog's executor makes (its `sgemm` is crate-private).
+fn bare_sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n, "bare_sgemm: operand lengths");
+    // SAFETY: the slices hold exactly m·k, k·n and m·n f32s (asserted above), row-major with column
+    // stride 1 and row stride the row length, so every element gemm touches is inside its slice;
+    // `c` is borrowed mutably and does not alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Replays one 1024³ GEMM op with `ab` inputs and a `c` output, and checks a few entries of C
+/// against f64 dot products of the stored (rounded) operands.
+fn checked_op(ab: DType, c: DType) -> (kb_mem::MemoryStore, OpKind) {
+    let (mut store, a, b, c) = gemm_store(N, N, N, ab, c).expect("a 16 GiB HBM space holds the operands");
+    let op = OpKind::Gemm { pe: Pe { device: 0, pe: 0 }, a: a.clone(), b: b.clone(), c: c.clone(), accumulate: false };
+    execute(&mut store, &op).expect("a valid GEMM op");
+    let (av, bv, cv) = (
+        store.read_region_f32(&a).expect("a"),
+        store.read_region_f32(&b).expect("b"),
+        store.read_region_f32(&c).expect("c"),
+    );
+    for (i, j) in [(0, 0), (17, 1000), (N - 1, N - 1)] {
+        let want: f64 = (0..N).map(|p| f64::from(av[i * N + p]) * f64::from(bv[p * N + j])).sum();
+        // f32 accumulation over 1024 terms of magnitude ≤ 1, then one rounding into C's dtype.
+        let tol = 1e-3 + want.abs() * if c.dtype == DType::F32 { 1e-5 } else { 1e-2 };
+        assert!((f64::from(cv[i * N + j]) - want).abs() <= tol, "c[{i},{j}] = {} vs {want}", cv[i * N + j]);
+    }
+    (store, op)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gemm_1024");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    g.throughput(Throughput::Elements(FLOPS));
+    for (name, ab, cd) in [
+        ("op_f32", DType::F32, DType::F32),
+        ("op_f16", DType::F16, DType::F16),
+        ("op_bf16", DType::BF16, DType::BF16),
+        ("op_f16_in_f32_out", DType::F16, DType::F32),
+    ] {
+        let (mut store, op) = checked_op(ab, cd);
+        g.bench_function(name, |bch| bch.iter(|| execute(&mut store, black_box(&op)).expect("a valid GEMM op")));
+    }
+    let (a, b) = (xorshift_f32(1, N * N), xorshift_f32(2, N * N));
+    let mut out = vec![0f32; N * N];
+    g.bench_function("bare_sgemm_f32", |bch| {
+        bch.iter(|| bare_sgemm(N, N, N, black_box(&a), black_box(&b), &mut out));
+    });
+    g.finish();
+
+    // The store traffic around the multiply: one operand read (the op reads two) and the C write.
+    let mut g = c.benchmark_group("store_1024x1024");
+    g.sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements((N * N) as u64));
+    for (name, dtype) in [("f32", DType::F32), ("f16", DType::F16), ("bf16", DType::BF16)] {
+        let (mut store, a, _, c) = gemm_store(N, N, N, dtype, dtype).expect("a 16 GiB HBM space holds the operands");
+        g.bench_function(format!("read_region_f32_{name}"), |bch| {
+            bch.iter(|| store.read_region_f32(black_box(&a)).expect("a readable region"));
+        });
+        g.bench_function(format!("write_region_f32_{name}"), |bch| {
+            bch.iter(|| store.write_region_f32(black_box(&c), &out).expect("a writable region"));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,212 @@
+//! Device memory as the runtime manages it: one allocator per space, storages with their hazards,
+//! and fences that keep a reused address from being written before its previous users are done.
+//!
+//! Every storage (a tensor's HBM block, a tile's TCM block) tracks the ops that touched it: the
+//! last writer and the readers since. An op reading a storage depends on its last writer; an op
+//! writing it depends on the last writer and every reader since (read-after-write,
+//! write-after-read and write-after-write, in simulated time). When a storage is freed, those ops
+//! become a *fence* on its address range; the next storage allocated over that range starts with
+//! the fence as its readers, so its first writer waits for them. Replay needs none of this — it
+//! runs in recording order — but timing does.
+
+use std::collections::BTreeMap;
+
+use kb_mem::{Allocator, Layout, MemError, Space};
+use kb_oplog::{OpId, Sim};
+
+slotmap::new_key_type! {
+    /// A block of device memory held by a tensor or a tile.
+    pub(crate) struct StorageId;
+}
+
+/// The part of a storage an op touches: a box of indices of one view's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Touch {
+    pub(crate) storage: StorageId,
+    /// Bytes per element of the view.
+    pub(crate) elem_size: usize,
+    /// The view the box indexes.
+    pub(crate) layout: Layout,
+    /// The box's first index per dimension.
+    pub(crate) start: Vec<usize>,
+    /// The box's extent per dimension.
+    pub(crate) extent: Vec<usize>,
+}
+
+impl Touch {
+    /// Every element of a view.
+    pub(crate) fn whole(storage: StorageId, elem_size: usize, layout: &Layout) -> Touch {
+        Touch {
+            storage,
+            elem_size,
+            layout: layout.clone(),
+            start: vec![0; layout.rank()],
+            extent: layout.shape().to_vec(),
+        }
+    }
+
+    /// A block of a view.
+    pub(crate) fn block(
+        storage: StorageId,
+        elem_size: usize,
+        layout: &Layout,
+        start: &[usize],
+        extent: &[usize],
+    ) -> Touch {
+        Touch { storage, elem_size, layout: layout.clone(), start: start.to_vec(), extent: extent.to_vec() }
+    }
+
+    /// Element offsets `[first, end)` the box spans in its storage (empty when the box is).
+    fn span(&self) -> (usize, usize) {
+        match self.layout.sub_block(&self.start, &self.extent) {
+            Ok(b) if b.numel() > 0 => (b.offset(), b.span()),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// One recorded access to a storage.
+#[derive(Debug, Clone)]
+struct Access {
+    op: OpId,
+    write: bool,
+    touch: Touch,
+    span: (usize, usize),
+}
+
+impl Access {
+    /// Whether two accesses may touch a common element: exactly, when both index the same view
+    /// (boxes intersect); conservatively otherwise (element spans intersect).
+    fn overlaps(&self, touch: &Touch, span: (usize, usize)) -> bool {
+        if span.0 >= span.1 || self.span.0 >= self.span.1 || span.1 <= self.span.0 || self.span.1 <= span.0 {
+            return false;
+        }
+        if touch.layout == self.touch.layout && touch.layout.rank() > 0 {
+            return touch
+                .start
+                .iter()
+                .zip(&touch.extent)
+                .zip(self.touch.start.iter().zip(&self.touch.extent))
+                .all(|((&s, &e), (&os, &oe))| s < os + oe && os < s + e);
+        }
+        true
+    }
+}
+
+/// The accesses to a storage that later accesses may have to wait for.
+///
+/// A read waits for the overlapping writes before it; a write waits for every overlapping access
+/// before it. Ops that have ended are forgotten from time to time, and a write covering the whole
+/// storage replaces everything before it (anything later that overlaps an older access overlaps
+/// that write too, which already waits for it).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Hazards {
+    accesses: Vec<Access>,
+}
+
+impl Hazards {
+    /// Dependencies of an op touching `touch`, reading or writing.
+    pub(crate) fn deps(&self, touch: &Touch, write: bool, out: &mut Vec<OpId>) {
+        let span = touch.span();
+        out.extend(self.accesses.iter().filter(|a| (write || a.write) && a.overlaps(touch, span)).map(|a| a.op));
+    }
+
+    /// Notes that `op` touches `touch` of a storage of `storage_bytes`.
+    pub(crate) fn note(&mut self, op: OpId, touch: &Touch, write: bool, storage_bytes: u64, sim: &Sim) {
+        let span = touch.span();
+        let covers = span.0 == 0 && (span.1 * touch.elem_size) as u64 >= storage_bytes && touch.layout.is_contiguous();
+        if write && covers {
+            self.accesses.clear();
+        } else if self.accesses.len() >= 64 && self.accesses.len().is_power_of_two() {
+            self.accesses.retain(|a| !sim.is_done(a.op));
+        }
+        self.accesses.push(Access { op, write, touch: touch.clone(), span });
+    }
+
+    /// Every op still touching the storage.
+    pub(crate) fn all(&self) -> Vec<OpId> {
+        self.accesses.iter().map(|a| a.op).collect()
+    }
+
+    /// Every op that wrote a part of the storage and may not have ended.
+    pub(crate) fn writes(&self) -> impl Iterator<Item = OpId> + '_ {
+        self.accesses.iter().filter(|a| a.write).map(|a| a.op)
+    }
+
+    /// Starts with `fence` — the ops that last used the storage's block — as reads every write
+    /// to any part of the storage must wait for.
+    pub(crate) fn fenced(fence: Vec<OpId>, storage: StorageId) -> Hazards {
+        // A box of no view, spanning everything: it overlaps every access.
+        let touch = Touch { storage, elem_size: 1, layout: Layout::scalar(), start: vec![], extent: vec![] };
+        let span = (0, usize::MAX);
+        Hazards {
+            accesses: fence.into_iter().map(|op| Access { op, write: false, touch: touch.clone(), span }).collect(),
+        }
+    }
+}
+
+/// One space's allocator with the fences of freed blocks.
+#[derive(Debug)]
+pub(crate) struct SpaceAlloc {
+    pub(crate) alloc: Allocator,
+    /// Freed ranges: start → (length, ops that touched it last).
+    fences: BTreeMap<u64, (u64, Vec<OpId>)>,
+}
+
+impl SpaceAlloc {
+    pub(crate) fn new(space: Space, capacity: u64) -> SpaceAlloc {
+        SpaceAlloc { alloc: Allocator::new(space, capacity), fences: BTreeMap::new() }
+    }
+
+    /// Allocates a block and returns its address and the fence ops of any freed block it
+    /// overlaps (those that have not ended yet).
+    pub(crate) fn allocate(&mut self, bytes: u64, align: u64, sim: &Sim) -> Result<(u64, Vec<OpId>), MemError> {
+        let addr = self.alloc.allocate(bytes, align)?;
+        let end = addr + bytes.max(1);
+        let mut fence = Vec::new();
+        let mut emptied = Vec::new();
+        for (&start, (len, ops)) in self.fences.range_mut(..end) {
+            if start + *len <= addr {
+                continue;
+            }
+            ops.retain(|&op| !sim.is_done(op));
+            if ops.is_empty() {
+                emptied.push(start);
+            } else {
+                fence.extend(ops.iter().copied());
+            }
+        }
+        for start in emptied {
+            self.fences.remove(&start);
+        }
+        Ok((addr, fence))
+    }
+
+    /// Frees the block at `addr`, leaving `users` as a fence on its range.
+    pub(crate) fn free(&mut self, addr: u64, users: Vec<OpId>) -> Result<(), MemError> {
+        let len = self.alloc.free(addr)?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        match self.fences.get_mut(&addr) {
+            Some((l, ops)) => {
+                *l = (*l).max(len);
+                ops.extend(users);
+            }
+            None => {
+                self.fences.insert(addr, (len, users));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A storage's record in the runtime.
+#[derive(Debug)]
+pub(crate) struct StorageRec {
+    pub(crate) space: Space,
+    pub(crate) addr: u64,
+    /// Its size in bytes.
+    pub(crate) bytes: u64,
+    pub(crate) hazards: Hazards,
+}

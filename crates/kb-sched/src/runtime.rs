@@ -1,0 +1,322 @@
+//! The runtime context: the op log, the engine, the memory store and the allocators of one
+//! machine, and the devices it hands out.
+//!
+//! A [`Runtime`] is a cheap handle (`Rc`) on one context; clones share it. There is no global
+//! state: two runtimes in one process are independent. Everything a user does — creating a tensor,
+//! launching a kernel, reading a result — goes through it, and every device-visible action is an
+//! op in its log. Borrows of the context are short and never held across user code.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use kb_mem::{DType, Region, Space};
+use kb_oplog::{MachineSpec, Mode, Op, OpId, Sim};
+use slotmap::SlotMap;
+
+use crate::memory::{Hazards, SpaceAlloc, StorageId, StorageRec, Touch};
+use crate::{SchedError, Tensor};
+
+/// HBM blocks are aligned to this many bytes.
+pub(crate) const HBM_ALIGN: u64 = 256;
+/// TCM blocks are aligned to this many bytes.
+pub(crate) const TCM_ALIGN: u64 = 64;
+
+/// One stream of a device: launches on it run in order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Stream {
+    /// The end of the last launch on the stream.
+    pub(crate) last: Option<OpId>,
+    /// When that launch is estimated to end (cost model, uncontended), in picoseconds.
+    pub(crate) est_end: u64,
+}
+
+/// A PE as the dispatcher sees it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PeState {
+    /// The end of the last program dispatched to it.
+    pub(crate) last: Option<OpId>,
+    /// When that program is estimated to end, in picoseconds.
+    pub(crate) est_free: u64,
+}
+
+/// The state behind a [`Runtime`].
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) sim: Sim,
+    pub(crate) hbm: Vec<SpaceAlloc>,
+    pub(crate) tcm: Vec<Vec<SpaceAlloc>>,
+    pub(crate) storages: SlotMap<StorageId, StorageRec>,
+    pub(crate) streams: Vec<Vec<Stream>>,
+    pub(crate) pes: Vec<Vec<PeState>>,
+}
+
+impl Inner {
+    pub(crate) fn space_alloc(&mut self, space: Space) -> Result<&mut SpaceAlloc, SchedError> {
+        let found = match space {
+            Space::Hbm { device } => self.hbm.get_mut(device as usize),
+            Space::Tcm { device, pe } => self.tcm.get_mut(device as usize).and_then(|d| d.get_mut(pe as usize)),
+        };
+        found.ok_or(SchedError::UnknownSpace { space })
+    }
+
+    /// Allocates a storage of `bytes` in `space`. An exhausted space is a `MemError`
+    /// (`OutOfMemory`), which callers turn into the error naming their context.
+    pub(crate) fn allocate(
+        &mut self,
+        space: Space,
+        bytes: u64,
+    ) -> Result<Result<StorageId, kb_mem::MemError>, SchedError> {
+        let align = if matches!(space, Space::Hbm { .. }) { HBM_ALIGN } else { TCM_ALIGN };
+        let Inner { sim, hbm, tcm, storages, .. } = self;
+        let alloc = match space {
+            Space::Hbm { device } => hbm.get_mut(device as usize),
+            Space::Tcm { device, pe } => tcm.get_mut(device as usize).and_then(|d| d.get_mut(pe as usize)),
+        }
+        .ok_or(SchedError::UnknownSpace { space })?;
+        let (addr, fence) = match alloc.allocate(bytes, align, sim) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(storages.insert_with_key(|id| StorageRec { space, addr, bytes, hazards: Hazards::fenced(fence, id) })))
+    }
+
+    /// Frees a storage; the ops that touched it become a fence on its range.
+    pub(crate) fn release(&mut self, id: StorageId) {
+        let Some(rec) = self.storages.remove(id) else { return };
+        let users = rec.hazards.all();
+        if let Ok(alloc) = self.space_alloc(rec.space) {
+            // The block was allocated by this allocator and freed once, so this cannot fail.
+            let _ = alloc.free(rec.addr, users);
+        }
+    }
+
+    /// The dependencies an op touching `reads` and `writes` has through their hazards.
+    pub(crate) fn hazard_deps(&self, reads: &[Touch], writes: &[Touch], out: &mut Vec<OpId>) {
+        for (touches, write) in [(reads, false), (writes, true)] {
+            for t in touches {
+                if let Some(s) = self.storages.get(t.storage) {
+                    s.hazards.deps(t, write, out);
+                }
+            }
+        }
+    }
+
+    /// Records `op` after `extra` and the hazards of what it reads and writes, then notes those
+    /// accesses.
+    pub(crate) fn record(
+        &mut self,
+        op: impl Into<Op>,
+        reads: &[Touch],
+        writes: &[Touch],
+        extra: &[OpId],
+    ) -> Result<OpId, SchedError> {
+        let mut deps: Vec<OpId> = extra.to_vec();
+        self.hazard_deps(reads, writes, &mut deps);
+        deps.sort_unstable();
+        deps.dedup();
+        let id = self.sim.record(op, &deps)?;
+        let Inner { sim, storages, .. } = self;
+        for (touches, write) in [(reads, false), (writes, true)] {
+            for t in touches {
+                if let Some(s) = storages.get_mut(t.storage) {
+                    s.hazards.note(id, t, write, s.bytes, sim);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn storage_region(
+        &self,
+        id: StorageId,
+        dtype: DType,
+        layout: kb_mem::Layout,
+    ) -> Result<Region, SchedError> {
+        let rec =
+            self.storages.get(id).ok_or(SchedError::Invalid { op: "storage", reason: "storage was freed".into() })?;
+        Ok(Region::new(rec.space, rec.addr, dtype, layout))
+    }
+}
+
+/// A handle on a runtime context. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub(crate) inner: Rc<RefCell<Inner>>,
+}
+
+impl Runtime {
+    /// A runtime over `machine`, keeping data (real numbers) or not, as `mode` says.
+    pub fn new(machine: MachineSpec, mode: Mode) -> Result<Runtime, SchedError> {
+        let sim = Sim::new(machine, mode)?;
+        let spec = sim.machine().clone();
+        let (devices, pes) = (spec.cluster.ranks, spec.device.pes);
+        let hbm = (0..devices).map(|device| SpaceAlloc::new(Space::Hbm { device }, spec.device.hbm_bytes)).collect();
+        let tcm = (0..devices)
+            .map(|device| {
+                (0..pes).map(|pe| SpaceAlloc::new(Space::Tcm { device, pe }, spec.device.tcm_bytes)).collect()
+            })
+            .collect();
+        let inner = Inner {
+            sim,
+            hbm,
+            tcm,
+            storages: SlotMap::with_key(),
+            streams: vec![vec![Stream::default()]; devices as usize],
+            pes: vec![vec![PeState::default(); pes as usize]; devices as usize],
+        };
+        Ok(Runtime { inner: Rc::new(RefCell::new(inner)) })
+    }
+
+    /// A runtime over the embedded default machine, keeping data.
+    pub fn with_default_machine() -> Result<Runtime, SchedError> {
+        Runtime::new(MachineSpec::default(), Mode::DATA)
+    }
+
+    /// The machine simulated.
+    pub fn machine(&self) -> MachineSpec {
+        self.inner.borrow().sim.machine().clone()
+    }
+
+    /// Whether this runtime keeps data (false: timing only).
+    pub fn keeps_data(&self) -> bool {
+        self.inner.borrow().sim.mode().data
+    }
+
+    /// Device `index`.
+    pub fn device(&self, index: u32) -> Result<Device, SchedError> {
+        let devices = self.inner.borrow().sim.machine().cluster.ranks;
+        if index >= devices {
+            return Err(SchedError::NoSuchDevice { device: index, devices });
+        }
+        Ok(Device { rt: self.clone(), index })
+    }
+
+    /// The current simulated time (how far the host has waited), in picoseconds.
+    pub fn now(&self) -> u64 {
+        self.inner.borrow().sim.now()
+    }
+
+    /// The latest end of any op timed so far, in picoseconds.
+    pub fn makespan(&self) -> u64 {
+        self.inner.borrow().sim.makespan()
+    }
+
+    /// Advances simulated time until `op` has ended (the host waits for it).
+    pub(crate) fn wait_op(&self, op: OpId) -> Result<u64, SchedError> {
+        Ok(self.inner.borrow_mut().sim.run_until(op)?)
+    }
+
+    /// Waits for every launch recorded so far on every device.
+    pub fn synchronize_all(&self) -> Result<(), SchedError> {
+        let devices = self.inner.borrow().streams.len() as u32;
+        for d in 0..devices {
+            self.device(d)?.synchronize()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the timing of every recorded op to its end and returns the makespan in picoseconds.
+    pub fn run_all(&self) -> u64 {
+        self.inner.borrow_mut().sim.run_all()
+    }
+
+    /// Writes a Chrome trace (Perfetto, chrome://tracing) of every op timed so far.
+    pub fn write_trace(&self, path: &Path) -> Result<(), SchedError> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| SchedError::Invalid { op: "write_trace", reason: format!("{}: {e}", path.display()) })?;
+        self.inner.borrow().sim.write_trace(std::io::BufWriter::new(file))?;
+        Ok(())
+    }
+
+    /// The op log as a table (see [`Sim::log_table`]).
+    pub fn log_table(&self) -> String {
+        self.inner.borrow().sim.log_table()
+    }
+
+    /// Runs `f` with read access to the simulation (op log, engine, machine). The simulation's
+    /// memory store is reached only through tensor host reads.
+    pub fn with_sim<R>(&self, f: impl FnOnce(&Sim) -> R) -> R {
+        f(&self.inner.borrow().sim)
+    }
+
+    /// Creates a tensor storage of `shape` × `dtype` in `device`'s HBM, with a row-major layout.
+    pub(crate) fn alloc_tensor(&self, device: u32, shape: &[usize], dtype: DType) -> Result<Tensor, SchedError> {
+        let bytes = kb_mem::Layout::byte_count(shape, dtype)? as u64;
+        let layout = kb_mem::Layout::contiguous(shape)?;
+        let id = {
+            let mut inner = self.inner.borrow_mut();
+            match inner.allocate(Space::Hbm { device }, bytes)? {
+                Ok(id) => id,
+                Err(kb_mem::MemError::OutOfMemory { requested, largest_free, free, capacity, .. }) => {
+                    return Err(SchedError::HbmExhausted { device, requested, largest_free, free, capacity });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(Tensor::from_parts(crate::tensor::StorageHandle::new(self.clone(), id), device, dtype, layout))
+    }
+}
+
+/// One device of a runtime: creates tensors in its HBM and launches kernels on its PEs.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub(crate) rt: Runtime,
+    pub(crate) index: u32,
+}
+
+impl Device {
+    /// The device index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The runtime it belongs to.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// Waits until every launch recorded so far on this device's streams has ended.
+    pub fn synchronize(&self) -> Result<(), SchedError> {
+        let lasts: Vec<OpId> =
+            self.rt.inner.borrow().streams[self.index as usize].iter().filter_map(|s| s.last).collect();
+        for op in lasts {
+            self.rt.wait_op(op)?;
+        }
+        Ok(())
+    }
+}
+
+/// A handle on recorded work (a launch): wait for it, or ask whether it has completed.
+#[derive(Debug, Clone)]
+pub struct Work {
+    pub(crate) rt: Runtime,
+    pub(crate) op: OpId,
+}
+
+impl Work {
+    /// Waits (advances simulated time) until the work has completed; returns the time it ended,
+    /// in picoseconds. Returns at once when it already has.
+    pub fn wait(&self) -> Result<u64, SchedError> {
+        if let Some(t) = self.rt.inner.borrow().sim.times(self.op) {
+            return Ok(t.end);
+        }
+        self.rt.wait_op(self.op)
+    }
+
+    /// Whether the work has completed in simulated time (without advancing it).
+    pub fn is_completed(&self) -> bool {
+        self.rt.inner.borrow().sim.is_done(self.op)
+    }
+
+    /// The op marking the work's end, for users of the op log.
+    pub fn op(&self) -> OpId {
+        self.op
+    }
+
+    /// Start and end of the work once it has completed: from the first op of the work to its last
+    /// (`None` until completed).
+    pub fn end_time(&self) -> Option<u64> {
+        self.rt.inner.borrow().sim.times(self.op).map(|t| t.end)
+    }
+}
