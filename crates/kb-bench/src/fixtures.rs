@@ -171,6 +171,24 @@ pub fn gemm_store(
     Ok((store, a, b, c))
 }
 
+/// Records and times a 4096×4096×4096 f16 GEMM (blocks 128×128×128) on device 0 of the default
+/// machine, through the runtime (`kb_sched::gemm`), in a timing-only `mode`. Returns the number of
+/// ops recorded and the simulated makespan in picoseconds.
+pub fn record_gemm_4096(mode: Mode) -> Result<(u64, u64), kb_sched::SchedError> {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 1;
+    let rt = kb_sched::Runtime::new(spec, mode)?;
+    let dev = rt.device(0)?;
+    let n = 4096;
+    let a = dev.empty(&[n, n], DType::F16)?;
+    let b = dev.empty(&[n, n], DType::F16)?;
+    let c = dev.empty(&[n, n], DType::F16)?;
+    let blocks = kb_sched::GemmBlocks { m: 128, n: 128, k: 128 };
+    kb_sched::gemm(&dev, &a, &b, &c, false, blocks)?.wait()?;
+    let ops = rt.with_sim(|s| s.engine().ops_added());
+    Ok((ops, rt.makespan()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

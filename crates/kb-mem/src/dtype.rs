@@ -143,8 +143,8 @@ impl DType {
         assert_eq!(out.len(), src.len() * self.size(), "encode_f32_slice: length mismatch");
         match self {
             DType::F32 => out.copy_from_slice(bytemuck::cast_slice(src)),
-            DType::F16 => encode_with::<f16>(src, out, f16::from_f32),
-            DType::BF16 => encode_with::<bf16>(src, out, bf16::from_f32),
+            DType::F16 => encode_bulk::<f16>(src, out),
+            DType::BF16 => encode_bulk::<bf16>(src, out),
             _ => {
                 for (v, o) in src.iter().zip(out.chunks_exact_mut(self.size())) {
                     self.encode_f32(*v, o);
@@ -165,9 +165,19 @@ fn decode_with<T: Pod>(bytes: &[u8], out: &mut [f32], convert: impl Fn(&[T], &mu
     }
 }
 
-fn encode_with<T: Pod>(src: &[f32], out: &mut [u8], convert: impl Fn(f32) -> T) {
-    for (v, o) in src.iter().zip(out.chunks_exact_mut(size_of::<T>())) {
-        o.copy_from_slice(bytemuck::bytes_of(&convert(*v)));
+/// Encodes through an aligned typed buffer so the bulk conversion in `half` (F16C where the CPU
+/// has it, rounding to nearest even like the scalar path) can run.
+fn encode_bulk<T: Pod>(src: &[f32], out: &mut [u8])
+where
+    [T]: HalfFloatSliceExt,
+{
+    match bytemuck::try_cast_slice_mut::<u8, T>(out) {
+        Ok(typed) => typed.convert_from_f32_slice(src),
+        Err(_) => {
+            let mut typed = vec![T::zeroed(); src.len()];
+            typed.convert_from_f32_slice(src);
+            out.copy_from_slice(bytemuck::cast_slice(&typed));
+        }
     }
 }
 

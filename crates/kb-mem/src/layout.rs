@@ -10,12 +10,62 @@ use crate::{DType, MemError};
 /// The largest rank a layout may have.
 pub const MAX_RANK: usize = 8;
 
-/// Shape, strides (in elements) and element offset of a block.
+/// Up to [`MAX_RANK`] extents or strides, stored inline so a layout never allocates.
+#[derive(Clone, Copy)]
+struct Dims {
+    len: u8,
+    v: [usize; MAX_RANK],
+}
+
+impl Dims {
+    /// `values` must have at most [`MAX_RANK`] entries (checked by every constructor of `Layout`).
+    fn from_slice(values: &[usize]) -> Dims {
+        let mut v = [0; MAX_RANK];
+        v[..values.len()].copy_from_slice(values);
+        Dims { len: values.len() as u8, v }
+    }
+}
+
+impl std::ops::Deref for Dims {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        &self.v[..self.len as usize]
+    }
+}
+
+impl std::ops::DerefMut for Dims {
+    fn deref_mut(&mut self) -> &mut [usize] {
+        &mut self.v[..self.len as usize]
+    }
+}
+
+impl PartialEq for Dims {
+    fn eq(&self, other: &Dims) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Dims {}
+
+impl std::hash::Hash for Dims {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl std::fmt::Debug for Dims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// Shape, strides (in elements) and element offset of a block. Small and allocation-free: the
+/// dimensions are stored inline.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layout {
     offset: usize,
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    shape: Dims,
+    strides: Dims,
     numel: usize,
     span: usize,
 }
@@ -54,7 +104,7 @@ impl Layout {
 
     /// A scalar: rank 0, one element at offset 0.
     pub fn scalar() -> Layout {
-        Layout { offset: 0, shape: Vec::new(), strides: Vec::new(), numel: 1, span: 1 }
+        Layout { offset: 0, shape: Dims::from_slice(&[]), strides: Dims::from_slice(&[]), numel: 1, span: 1 }
     }
 
     /// A layout with explicit element offset and strides. Errors if the rank exceeds
@@ -79,7 +129,7 @@ impl Layout {
             }
             last.checked_add(1).ok_or_else(overflow)?
         };
-        Ok(Layout { offset, shape: shape.to_vec(), strides: strides.to_vec(), numel, span })
+        Ok(Layout { offset, shape: Dims::from_slice(shape), strides: Dims::from_slice(strides), numel, span })
     }
 
     /// The element offset of the first element (index all zeros).
@@ -120,7 +170,7 @@ impl Layout {
     /// Whether the elements are row-major and dense (dimensions of extent 1 may have any stride).
     pub fn is_contiguous(&self) -> bool {
         let mut expect = 1usize;
-        for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
+        for (&d, &s) in self.shape.iter().zip(self.strides.iter()).rev() {
             if d != 1 && s != expect {
                 return false;
             }
@@ -134,15 +184,15 @@ impl Layout {
         if index.len() != self.rank() {
             return Err(MemError::RankMismatch { what: "index", expected: self.rank(), got: index.len() });
         }
-        if index.iter().zip(&self.shape).any(|(&i, &d)| i >= d) {
+        if index.iter().zip(self.shape.iter()).any(|(&i, &d)| i >= d) {
             return Err(MemError::OutOfBounds {
                 what: "index",
                 offsets: index.to_vec(),
                 extent: vec![1; index.len()],
-                shape: self.shape.clone(),
+                shape: self.shape.to_vec(),
             });
         }
-        Ok(self.offset + index.iter().zip(&self.strides).map(|(i, s)| i * s).sum::<usize>())
+        Ok(self.offset + index.iter().zip(self.strides.iter()).map(|(i, s)| i * s).sum::<usize>())
     }
 
     /// The sub-block starting at `offsets` with extent `shape`, sharing this layout's strides.
@@ -155,21 +205,21 @@ impl Layout {
         let fits = offsets
             .iter()
             .zip(shape)
-            .zip(&self.shape)
+            .zip(self.shape.iter())
             .all(|((&o, &e), &d)| o.checked_add(e).is_some_and(|end| end <= d));
         if !fits {
             return Err(MemError::OutOfBounds {
                 what: "sub-block",
                 offsets: offsets.to_vec(),
                 extent: shape.to_vec(),
-                shape: self.shape.clone(),
+                shape: self.shape.to_vec(),
             });
         }
         // Inside the parent's span, so no overflow.
         let start = if Layout::count(shape)? == 0 {
             self.offset
         } else {
-            self.offset + offsets.iter().zip(&self.strides).map(|(o, s)| o * s).sum::<usize>()
+            self.offset + offsets.iter().zip(self.strides.iter()).map(|(o, s)| o * s).sum::<usize>()
         };
         Layout::strided(start, shape, &self.strides)
     }
@@ -180,23 +230,23 @@ impl Layout {
         if start > end || end > self.shape[axis] || step == 0 {
             let mut offsets = vec![0; self.rank()];
             offsets[axis] = start;
-            let mut extent = self.shape.clone();
+            let mut extent = self.shape.to_vec();
             extent[axis] = end.saturating_sub(start);
-            return Err(MemError::OutOfBounds { what: "slice", offsets, extent, shape: self.shape.clone() });
+            return Err(MemError::OutOfBounds { what: "slice", offsets, extent, shape: self.shape.to_vec() });
         }
         let len = (end - start).div_ceil(step);
         let mut offsets = vec![0; self.rank()];
         offsets[axis] = start;
-        let mut shape = self.shape.clone();
+        let mut shape = self.shape.to_vec();
         shape[axis] = len;
         let base = self.sub_block(&offsets, &shape)?;
-        let mut strides = self.strides.clone();
+        let mut strides = self.strides.to_vec();
         // A single element (or none) along the axis needs no real stride; otherwise
         // `stride · step` stays inside the parent's span, which did not overflow.
         if len > 1 {
             strides[axis] = strides[axis]
                 .checked_mul(step)
-                .ok_or_else(|| MemError::Overflow { what: "slice stride", shape: self.shape.clone() })?;
+                .ok_or_else(|| MemError::Overflow { what: "slice stride", shape: self.shape.to_vec() })?;
         }
         Layout::strided(base.offset, &shape, &strides)
     }
@@ -227,9 +277,12 @@ impl Layout {
                 });
             }
         }
-        let shape: Vec<usize> = order.iter().map(|&o| self.shape[o]).collect();
-        let strides: Vec<usize> = order.iter().map(|&o| self.strides[o]).collect();
-        Ok(Layout { offset: self.offset, shape, strides, numel: self.numel, span: self.span })
+        let mut out = self.clone();
+        for (k, &o) in order.iter().enumerate() {
+            out.shape[k] = self.shape[o];
+            out.strides[k] = self.strides[o];
+        }
+        Ok(out)
     }
 
     /// The same elements viewed as `shape`, which must have the same element count. Only a
@@ -238,14 +291,14 @@ impl Layout {
         if Layout::count(shape)? != self.numel {
             return Err(MemError::ShapeMismatch {
                 what: "reshape changes the element count",
-                left: self.shape.clone(),
+                left: self.shape.to_vec(),
                 right: shape.to_vec(),
             });
         }
         if !self.is_contiguous() {
             return Err(MemError::ShapeMismatch {
                 what: "reshape of a non-contiguous layout",
-                left: self.shape.clone(),
+                left: self.shape.to_vec(),
                 right: shape.to_vec(),
             });
         }
@@ -256,7 +309,7 @@ impl Layout {
     /// 1 (or a missing leading dimension) repeats with stride 0.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout, MemError> {
         let mismatch =
-            || MemError::ShapeMismatch { what: "broadcast", left: self.shape.clone(), right: shape.to_vec() };
+            || MemError::ShapeMismatch { what: "broadcast", left: self.shape.to_vec(), right: shape.to_vec() };
         if shape.len() < self.rank() {
             return Err(mismatch());
         }
@@ -323,7 +376,7 @@ impl Layout {
     fn merged(&self) -> (Vec<usize>, Vec<usize>) {
         let mut dims: Vec<usize> = Vec::with_capacity(self.rank());
         let mut strides: Vec<usize> = Vec::with_capacity(self.rank());
-        for (&d, &s) in self.shape.iter().zip(&self.strides) {
+        for (&d, &s) in self.shape.iter().zip(self.strides.iter()) {
             if d == 1 {
                 continue;
             }

@@ -13,8 +13,10 @@
 //! starts after the previous program on that PE has ended, and after the previous launch on the
 //! same stream. The launch returns a [`Work`] handle on a join of all its programs.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use kb_mem::{DType, Layout, MemError, Region, Space};
 use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, ReduceKind, UnaryOp, VectorOp};
@@ -152,6 +154,8 @@ pub struct Program<'a> {
     gate: Vec<OpId>,
     ops: Vec<OpId>,
     est: Estimate,
+    /// Op labels (`kernel: what`), made once per launch.
+    labels: &'a RefCell<HashMap<&'static str, Arc<str>>>,
 }
 
 impl<'a> Program<'a> {
@@ -185,19 +189,25 @@ impl<'a> Program<'a> {
 
     /// Records an op of this program: after the gate (unless it already depends on an op of the
     /// program), the hazards of what it touches, and `extra`.
-    fn record(&mut self, kind: OpKind, label: &str, reads: &[Touch], writes: &[Touch]) -> Result<OpId, SchedError> {
+    fn record(
+        &mut self,
+        kind: OpKind,
+        label: &'static str,
+        reads: &[Touch],
+        writes: &[Touch],
+    ) -> Result<OpId, SchedError> {
+        let label =
+            self.labels.borrow_mut().entry(label).or_insert_with(|| format!("{}: {label}", self.kernel).into()).clone();
         let mut inner = self.rt.inner.borrow_mut();
         // Dependencies within the program imply the gate; compute the hazards first to know.
         let mut hazard_deps = Vec::new();
         inner.hazard_deps(reads, writes, &mut hazard_deps);
         let within = hazard_deps.iter().any(|d| self.est.op_end.contains_key(d));
         let extra: &[OpId] = if within { &[] } else { &self.gate };
-        let id = inner.record(Op::labelled(kind, format!("{}: {label}", self.kernel)), reads, writes, extra).map_err(
-            |e| match e {
-                SchedError::OpLog(kb_oplog::OpLogError::InvalidOp { reason, .. }) => self.error(reason),
-                other => other,
-            },
-        )?;
+        let id = inner.record(Op { kind, label: Some(label) }, reads, writes, extra).map_err(|e| match e {
+            SchedError::OpLog(kb_oplog::OpLogError::InvalidOp { reason, .. }) => self.error(reason),
+            other => other,
+        })?;
         // Estimate when it ends: after its dependencies within the program and its first unit.
         let stages = inner.sim.engine().stages(id).map(<[_]>::to_vec).unwrap_or_default();
         drop(inner);
@@ -510,6 +520,7 @@ impl Device {
             let s = &streams[stream];
             (s.last, s.est_end.max(now))
         };
+        let labels = RefCell::new(HashMap::new());
         let mut ends = Vec::with_capacity(grid.programs());
         let mut launch_end = launch_start;
         for z in 0..grid.0[2] {
@@ -539,6 +550,7 @@ impl Device {
                         gate: gate.clone(),
                         ops: Vec::new(),
                         est: Estimate { start, end: start, ..Default::default() },
+                        labels: &labels,
                     };
                     kernel(&mut program)?;
                     let Program { ops, est, .. } = program;

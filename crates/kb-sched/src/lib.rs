@@ -26,6 +26,7 @@
 //! ```
 
 pub mod barrier;
+mod coro;
 mod error;
 mod gemm;
 mod kernel;

@@ -69,7 +69,6 @@ impl Touch {
 #[derive(Debug, Clone)]
 struct Access {
     op: OpId,
-    write: bool,
     touch: Touch,
     span: (usize, usize),
 }
@@ -96,19 +95,24 @@ impl Access {
 /// The accesses to a storage that later accesses may have to wait for.
 ///
 /// A read waits for the overlapping writes before it; a write waits for every overlapping access
-/// before it. Ops that have ended are forgotten from time to time, and a write covering the whole
-/// storage replaces everything before it (anything later that overlaps an older access overlaps
-/// that write too, which already waits for it).
+/// before it. Reads and writes are kept apart, so a read — the common case: inputs are read by
+/// every program of a kernel — scans only the writes. Ops that have ended are forgotten from time
+/// to time, and a write covering the whole storage replaces everything before it (anything later
+/// that overlaps an older access overlaps that write too, which already waits for it).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Hazards {
-    accesses: Vec<Access>,
+    writes: Vec<Access>,
+    reads: Vec<Access>,
 }
 
 impl Hazards {
     /// Dependencies of an op touching `touch`, reading or writing.
     pub(crate) fn deps(&self, touch: &Touch, write: bool, out: &mut Vec<OpId>) {
         let span = touch.span();
-        out.extend(self.accesses.iter().filter(|a| (write || a.write) && a.overlaps(touch, span)).map(|a| a.op));
+        out.extend(self.writes.iter().filter(|a| a.overlaps(touch, span)).map(|a| a.op));
+        if write {
+            out.extend(self.reads.iter().filter(|a| a.overlaps(touch, span)).map(|a| a.op));
+        }
     }
 
     /// Notes that `op` touches `touch` of a storage of `storage_bytes`.
@@ -116,21 +120,24 @@ impl Hazards {
         let span = touch.span();
         let covers = span.0 == 0 && (span.1 * touch.elem_size) as u64 >= storage_bytes && touch.layout.is_contiguous();
         if write && covers {
-            self.accesses.clear();
-        } else if self.accesses.len() >= 64 && self.accesses.len().is_power_of_two() {
-            self.accesses.retain(|a| !sim.is_done(a.op));
+            self.writes.clear();
+            self.reads.clear();
         }
-        self.accesses.push(Access { op, write, touch: touch.clone(), span });
+        let list = if write { &mut self.writes } else { &mut self.reads };
+        if list.len() >= 64 && list.len().is_power_of_two() {
+            list.retain(|a| !sim.is_done(a.op));
+        }
+        list.push(Access { op, touch: touch.clone(), span });
     }
 
     /// Every op still touching the storage.
     pub(crate) fn all(&self) -> Vec<OpId> {
-        self.accesses.iter().map(|a| a.op).collect()
+        self.writes.iter().chain(&self.reads).map(|a| a.op).collect()
     }
 
-    /// Every op that wrote a part of the storage and may not have ended.
+    /// Every op that wrote a part of the storage and may not have ended, in recording order.
     pub(crate) fn writes(&self) -> impl Iterator<Item = OpId> + '_ {
-        self.accesses.iter().filter(|a| a.write).map(|a| a.op)
+        self.writes.iter().map(|a| a.op)
     }
 
     /// Starts with `fence` — the ops that last used the storage's block — as reads every write
@@ -140,7 +147,8 @@ impl Hazards {
         let touch = Touch { storage, elem_size: 1, layout: Layout::scalar(), start: vec![], extent: vec![] };
         let span = (0, usize::MAX);
         Hazards {
-            accesses: fence.into_iter().map(|op| Access { op, write: false, touch: touch.clone(), span }).collect(),
+            writes: Vec::new(),
+            reads: fence.into_iter().map(|op| Access { op, touch: touch.clone(), span }).collect(),
         }
     }
 }
@@ -159,24 +167,25 @@ impl SpaceAlloc {
     }
 
     /// Allocates a block and returns its address and the fence ops of any freed block it
-    /// overlaps (those that have not ended yet).
+    /// overlaps (those that have not ended yet). A fence lying wholly inside the new block is
+    /// handed over and removed: the new storage's own accesses carry it from now on (they wait for
+    /// it, and so does whatever later waits for them), so fences never pile up on a reused address.
     pub(crate) fn allocate(&mut self, bytes: u64, align: u64, sim: &Sim) -> Result<(u64, Vec<OpId>), MemError> {
         let addr = self.alloc.allocate(bytes, align)?;
         let end = addr + bytes.max(1);
         let mut fence = Vec::new();
-        let mut emptied = Vec::new();
+        let mut handed_over = Vec::new();
         for (&start, (len, ops)) in self.fences.range_mut(..end) {
             if start + *len <= addr {
                 continue;
             }
             ops.retain(|&op| !sim.is_done(op));
-            if ops.is_empty() {
-                emptied.push(start);
-            } else {
-                fence.extend(ops.iter().copied());
+            fence.extend(ops.iter().copied());
+            if ops.is_empty() || (start >= addr && start + *len <= end) {
+                handed_over.push(start);
             }
         }
-        for start in emptied {
+        for start in handed_over {
             self.fences.remove(&start);
         }
         Ok((addr, fence))

@@ -1,0 +1,89 @@
+//! The `kernbench` command line: its arguments (clap derive), the subcommands, and how their
+//! outcomes become exit codes.
+//!
+//! - [`config`]: `kernbench config`, the effective machine config;
+//! - [`gemm`]: `kernbench gemm`, one GEMM kernel launch, timed and checked;
+//! - [`size`]: the `4K`-style size parser every size flag uses;
+//! - [`failure`]: why a command did not succeed, and its exit code;
+//! - [`output`]: everything the binary prints (the one module allowed to).
+
+pub(crate) mod config;
+pub(crate) mod failure;
+pub(crate) mod gemm;
+pub(crate) mod output;
+pub(crate) mod rng;
+pub(crate) mod size;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kb_oplog::MachineSpec;
+
+pub(crate) use failure::{Classify, Failure};
+
+/// kernbench: simulate AI-accelerator kernels and report their simulated time.
+///
+/// Exit codes: 0 success, 2 bad input, 1 failed check (or an internal error).
+#[derive(Debug, Parser)]
+#[command(name = "kernbench", version)]
+pub(crate) struct Cli {
+    /// Flags every subcommand takes.
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    /// The job to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every subcommand takes, before or after its name.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Machine config TOML (keys it leaves out keep the embedded default's values).
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Global options")]
+    pub(crate) config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Global options")]
+    pub(crate) format: Format,
+    /// Write a Chrome trace (Perfetto, chrome://tracing) of the simulated run to FILE.
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Global options")]
+    pub(crate) trace: Option<PathBuf>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned, human-readable lines (for `config`: the TOML document).
+    Table,
+    /// One JSON object.
+    Json,
+    /// A header line and one row per result.
+    Csv,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print the effective machine config: TOML (`--format table`) or JSON with the same keys.
+    Config,
+    /// Run the GEMM kernel C = A·B once on device 0; report its simulated time, TFLOP/s, GEMM
+    /// utilization and its error against a host reference.
+    #[command(after_help = "Sizes take K, M or G suffixes (powers of 1024): --m 4K is 4096.")]
+    Gemm(gemm::GemmArgs),
+}
+
+/// Runs the command `cli` asks for, printing its results.
+pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
+    let machine = load_machine(cli.global.config.as_deref())?;
+    match &cli.command {
+        Command::Config => config::run(&machine, &cli.global),
+        Command::Gemm(args) => gemm::run(&machine, &cli.global, args),
+    }
+}
+
+/// The machine of `--config FILE`, or the embedded default.
+fn load_machine(path: Option<&Path>) -> Result<MachineSpec, Failure> {
+    match path {
+        Some(path) => MachineSpec::from_file(path).bad_input(),
+        None => Ok(MachineSpec::default()),
+    }
+}
