@@ -4,6 +4,7 @@
 //! - [`config`]: `kernbench config`, the effective machine config;
 //! - [`gemm`]: `kernbench gemm`, one GEMM kernel launch, timed and checked;
 //! - [`size`]: the `4K`-style size parser every size flag uses;
+//! - [`rng`]: the seeded generator of pseudo-random inputs;
 //! - [`failure`]: why a command did not succeed, and its exit code;
 //! - [`output`]: everything the binary prints (the one module allowed to).
 

@@ -189,6 +189,37 @@ pub fn record_gemm_4096(mode: Mode) -> Result<(u64, u64), kb_sched::SchedError> 
     Ok((ops, rt.makespan()))
 }
 
+/// One rank yielding `trips` times: each yield is one park and one resume by the scheduler.
+pub fn yield_round_trips(trips: u64) -> Result<(), kb_sched::SpawnError> {
+    kb_sched::spawn(1, move |ctx| {
+        for _ in 0..trips {
+            ctx.yield_now()?;
+        }
+        Ok::<_, kb_sched::SchedError>(())
+    })
+    .map(|_| ())
+}
+
+/// 1024 ranks, each on its own device, launching a one-program kernel (load, scale, store of 256
+/// f32) and waiting for it; returns the makespan in picoseconds.
+pub fn spawn_1024_small_kernels() -> Result<u64, kb_sched::SpawnError> {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 1024;
+    let rt = kb_sched::Runtime::new(spec, Mode::TIMING).map_err(|e| kb_sched::SpawnError::Setup(e.to_string()))?;
+    rt.spawn(1024, |ctx| {
+        let dev = ctx.device();
+        let x = dev.zeros(&[256], DType::F32)?;
+        let y = dev.empty(&[256], DType::F32)?;
+        dev.launch("scale", 1, |p| {
+            let t = p.load(&p.block_ptr(&x, &[0], &[256])?)?;
+            let s = p.scalar(kb_oplog::BinaryOp::Mul, &t, 2.0)?;
+            p.store(&p.block_ptr(&y, &[0], &[256])?, &s)
+        })?
+        .wait()
+    })?;
+    Ok(rt.makespan())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

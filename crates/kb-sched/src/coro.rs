@@ -71,8 +71,6 @@
 //! comes back to [`Coroutines::resume`], which prints `rank coroutine N overflowed its stack`
 //! and aborts (the frames left on the freed stack were never dropped, so going on is unsound).
 
-#![cfg_attr(not(test), expect(dead_code, reason = "the multi-rank scheduler (`spawn`) is the user; it lands next"))]
-
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
@@ -147,7 +145,9 @@ enum Outcome<T> {
     Aborted,
 }
 
-/// Handed to each coroutine: its way to give control back to the resumer.
+/// Handed to each coroutine: its way to give control back to the resumer. Clones park the same
+/// coroutine (and must only be used from inside it).
+#[derive(Clone)]
 pub(crate) struct Parker {
     control: Rc<Control>,
 }
@@ -255,6 +255,7 @@ impl<T: 'static> Coroutines<T> {
     }
 
     /// Number of coroutines added.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -301,6 +302,7 @@ impl<T: 'static> Coroutines<T> {
     /// # Panics
     ///
     /// If `i` is not an index from [`add`](Self::add).
+    #[cfg(test)]
     pub(crate) fn is_finished(&self, i: usize) -> bool {
         matches!(self.entries[i].state, State::Finished)
     }

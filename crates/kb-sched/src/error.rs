@@ -107,6 +107,21 @@ pub enum SchedError {
         /// The tensor's shape.
         shape: Vec<usize>,
     },
+    /// The rank was aborted because a sibling rank failed (seen only by the aborted rank's code,
+    /// while it unwinds).
+    #[error("aborted: another rank failed")]
+    Aborted,
+    /// A rendezvous's group code failed (for a collective: mismatched calls).
+    #[error("{name}: {reason}")]
+    Rendezvous {
+        /// The rendezvous's name.
+        name: String,
+        /// What its group code reported.
+        reason: String,
+    },
+    /// Driving the timing engine for a wait failed.
+    #[error("wait: {0}")]
+    Engine(String),
     /// A space the runtime does not manage (an internal invariant; reported, never a panic).
     #[error("{space} is not managed by this runtime")]
     UnknownSpace {

@@ -33,10 +33,12 @@ mod kernel;
 mod memory;
 pub mod npy;
 mod runtime;
+mod spawn;
 mod tensor;
 
 pub use error::SchedError;
 pub use gemm::{GemmBlocks, gemm};
 pub use kernel::{BlockPtr, Grid, Program, Tile};
 pub use runtime::{Device, Runtime, Work};
+pub use spawn::{RankCtx, RankFailure, SpawnError, spawn};
 pub use tensor::Tensor;

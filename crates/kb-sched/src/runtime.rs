@@ -49,6 +49,9 @@ pub(crate) struct Inner {
     pub(crate) storages: SlotMap<StorageId, StorageRec>,
     pub(crate) streams: Vec<Vec<Stream>>,
     pub(crate) pes: Vec<Vec<PeState>>,
+    /// The multi-rank scheduler while `spawn` runs: waits then park the rank instead of driving
+    /// the engine.
+    pub(crate) scheduler: Option<std::rc::Rc<crate::spawn::Scheduler>>,
 }
 
 impl Inner {
@@ -164,6 +167,7 @@ impl Runtime {
             storages: SlotMap::with_key(),
             streams: vec![vec![Stream::default()]; devices as usize],
             pes: vec![vec![PeState::default(); pes as usize]; devices as usize],
+            scheduler: None,
         };
         Ok(Runtime { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -202,9 +206,28 @@ impl Runtime {
         self.inner.borrow().sim.makespan()
     }
 
-    /// Advances simulated time until `op` has ended (the host waits for it).
+    /// Waits until `op` has ended in simulated time and returns when it ended (the current time
+    /// for an op the engine no longer holds). Outside `spawn`, the host drives the engine itself;
+    /// inside a rank, the rank parks and the scheduler — the only one that drives the engine
+    /// then — resumes it once the op has ended.
     pub(crate) fn wait_op(&self, op: OpId) -> Result<u64, SchedError> {
-        Ok(self.inner.borrow_mut().sim.run_until(op)?)
+        let scheduler = {
+            let inner = self.inner.borrow();
+            if inner.sim.is_done(op) {
+                return Ok(inner.sim.times(op).map_or(inner.sim.now(), |t| t.end));
+            }
+            inner.scheduler.clone()
+        };
+        match scheduler {
+            None => Ok(self.inner.borrow_mut().sim.run_until(op)?),
+            Some(s) if s.current.get().is_some() => {
+                s.park_on(crate::spawn::Waiting::Op(op))?;
+                let inner = self.inner.borrow();
+                Ok(inner.sim.times(op).map_or(inner.sim.now(), |t| t.end))
+            }
+            // Called from the scheduler's own thread outside any rank (not reachable by users).
+            Some(_) => Ok(self.inner.borrow_mut().sim.run_until(op)?),
+        }
     }
 
     /// Waits for every launch recorded so far on every device.

@@ -191,7 +191,8 @@ pub(crate) fn run(machine: &MachineSpec, global: &GlobalArgs, args: &GemmArgs) -
         rt.write_trace(path).bad_input()?;
     }
 
-    let time_ps = end - start;
+    let time_ps =
+        end.checked_sub(start).ok_or_else(|| Failure::Internal(anyhow!("the launch ended before it began")))?;
     let device = &machine.device;
     let rate = device.gemm_flops_per_cycle.get(p.dtype).ok_or_else(|| Failure::Internal(anyhow!("no GEMM rate")))?;
     // FLOP/s = pes · FLOP/cycle · GHz · 1e9, so TFLOP/s = pes · FLOP/cycle · GHz / 1e3.

@@ -1,0 +1,490 @@
+//! Many ranks in one process: [`spawn`] runs a function once per rank, as
+//! `torch.multiprocessing.spawn` runs one process per GPU, on the deterministic scheduler.
+//!
+//! Each rank is a coroutine ([`crate::coro`]); exactly one runs at a time, and the scheduler on
+//! the calling thread alone decides which. It works in rounds: it resumes every runnable rank in
+//! rank order until each parks (on a wait or a rendezvous) or ends; then, in one barrier, it
+//! completes every rendezvous whose members have all arrived, and — if no rank can run yet —
+//! drives the timing engine until the earliest awaited op ends, which makes its waiters runnable.
+//! Only the scheduler ever drives the engine, and simulated time only moves forward between
+//! rounds, so an op a rank records after its wait returned can never start before that wait's end.
+//!
+//! A rank that returns an error or panics is a root cause. The round it failed in is finished (a
+//! rank resumed after it may fail too, and is then a root cause as well); then every other rank
+//! is aborted at the park point it reached (its `Drop` code runs) and [`SpawnError`] lists the
+//! root causes only. If every
+//! live rank is parked and nothing can progress, that is a deadlock, reported with what each rank
+//! waits on — never a hang.
+
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+
+use kb_oplog::{MachineSpec, Mode, OpId, Topology};
+
+use crate::coro::{Aborted, Coroutines, Parker, RANK_STACK_BYTES, Resumed, panic_message};
+use crate::{Device, Runtime, SchedError};
+
+/// What a parked rank waits for.
+#[derive(Debug, Clone)]
+pub(crate) enum Waiting {
+    /// An op to end in simulated time.
+    Op(OpId),
+    /// A rendezvous to be joined by every member.
+    Rendezvous(RendezvousKey),
+    /// Nothing: the rank yielded and runs again in the next round.
+    Yield,
+}
+
+/// A rendezvous: a name, the members (sorted ranks), and which call of that name by that group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct RendezvousKey {
+    name: String,
+    members: Vec<usize>,
+    call: u64,
+}
+
+impl fmt::Display for RendezvousKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rendezvous `{}` #{} of group {:?}", self.name, self.call, self.members)
+    }
+}
+
+type GroupRun = Box<dyn FnOnce(Vec<Box<dyn Any>>) -> Result<Vec<Box<dyn Any>>, String>>;
+/// One member's result of a rendezvous, until it takes it.
+type MemberResult = Option<Result<Box<dyn Any>, String>>;
+/// Calls made so far per (rendezvous name, members).
+type CallCounts = HashMap<(String, Vec<usize>), u64>;
+
+/// A rendezvous being joined.
+struct Rendezvous {
+    /// Each member's argument, by position in `members`.
+    args: Vec<Option<Box<dyn Any>>>,
+    /// The code to run once for the group (the first arriving member's).
+    run: Option<GroupRun>,
+    /// Each member's result, once run.
+    results: Option<Vec<MemberResult>>,
+}
+
+/// The scheduler's state shared with the runtime while ranks run.
+pub(crate) struct Scheduler {
+    pub(crate) current: std::cell::Cell<Option<usize>>,
+    parkers: RefCell<Vec<Option<Parker>>>,
+    waiting: RefCell<Vec<Option<Waiting>>>,
+    /// An error from driving the engine, handed to the rank whose wait it ended.
+    wait_errors: RefCell<Vec<Option<SchedError>>>,
+    rendezvous: RefCell<BTreeMap<RendezvousKey, Rendezvous>>,
+    /// Per rank: calls made so far per (name, members), to number rendezvous.
+    calls: RefCell<Vec<CallCounts>>,
+    /// Per rank: state registered by upper crates.
+    locals: RefCell<Vec<HashMap<TypeId, Rc<dyn Any>>>>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("current", &self.current.get())
+            .field("waiting", &self.waiting.borrow())
+            .finish()
+    }
+}
+
+impl Scheduler {
+    fn new(n: usize) -> Scheduler {
+        Scheduler {
+            current: std::cell::Cell::new(None),
+            parkers: RefCell::new(vec![None; n]),
+            waiting: RefCell::new(vec![None; n]),
+            wait_errors: RefCell::new((0..n).map(|_| None).collect()),
+            rendezvous: RefCell::new(BTreeMap::new()),
+            calls: RefCell::new(vec![HashMap::new(); n]),
+            locals: RefCell::new(vec![HashMap::new(); n]),
+        }
+    }
+
+    /// Parks the current rank on `what`; returns once the scheduler resumes it. An abort unwinds.
+    pub(crate) fn park_on(&self, what: Waiting) -> Result<(), SchedError> {
+        let rank = self.current.get().expect("park_on is called from inside a rank");
+        self.waiting.borrow_mut()[rank] = Some(what);
+        let parker = self.parkers.borrow()[rank].clone().expect("every started rank has a parker");
+        if let Err(aborted) = parker.park() {
+            aborted.unwind();
+        }
+        self.waiting.borrow_mut()[rank] = None;
+        match self.wait_errors.borrow_mut()[rank].take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a rank holds: its rank, the world size, its device and the runtime.
+#[derive(Debug, Clone)]
+pub struct RankCtx {
+    rank: usize,
+    world: usize,
+    rt: Runtime,
+    sched: Rc<Scheduler>,
+}
+
+impl RankCtx {
+    /// This rank, 0-based.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks.
+    pub fn world_size(&self) -> usize {
+        self.world
+    }
+
+    /// The runtime all ranks share.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// This rank's device: device `rank`.
+    pub fn device(&self) -> Device {
+        Device { rt: self.rt.clone(), index: self.rank as u32 }
+    }
+
+    /// Gives control back to the scheduler; the rank runs again in the next round, after every
+    /// other runnable rank has had its turn. Simulated time does not move.
+    pub fn yield_now(&self) -> Result<(), SchedError> {
+        self.sched.park_on(Waiting::Yield)
+    }
+
+    /// State of type `S` private to this rank and this runtime, created by `init` on first use.
+    /// Upper layers keep their per-rank state here (parallel groups, communicators) — no globals.
+    pub fn local<S: 'static>(&self, init: impl FnOnce() -> S) -> Rc<S> {
+        let existing = self.sched.locals.borrow()[self.rank].get(&TypeId::of::<S>()).cloned();
+        let any = match existing {
+            Some(any) => any,
+            None => {
+                let any: Rc<dyn Any> = Rc::new(init());
+                self.sched.locals.borrow_mut()[self.rank].insert(TypeId::of::<S>(), any.clone());
+                any
+            }
+        };
+        any.downcast::<S>().expect("keyed by its own type")
+    }
+
+    /// Parks this rank on the rendezvous `name` of the ranks `members` (which must include it)
+    /// until every member has arrived with its `arg`. Then `run` — of the first member to arrive —
+    /// runs once with every member's argument (in member order) and returns one result per
+    /// member; each member gets its own. A `run` error goes to every member. Calls match by order:
+    /// the k-th call of `name` by a group on one rank meets the k-th on every other.
+    pub fn rendezvous<A: 'static, R: 'static>(
+        &self,
+        name: &str,
+        members: &[usize],
+        arg: A,
+        run: impl FnOnce(Vec<A>) -> Result<Vec<R>, String> + 'static,
+    ) -> Result<R, SchedError> {
+        let mut members = members.to_vec();
+        members.sort_unstable();
+        members.dedup();
+        let Some(position) = members.iter().position(|&m| m == self.rank) else {
+            return Err(SchedError::Invalid {
+                op: "rendezvous",
+                reason: format!("rank {} is not a member of group {members:?} for `{name}`", self.rank),
+            });
+        };
+        if let Some(&bad) = members.iter().find(|&&m| m >= self.world) {
+            return Err(SchedError::Invalid {
+                op: "rendezvous",
+                reason: format!(
+                    "group {members:?} for `{name}` names rank {bad}, but the world has {} ranks",
+                    self.world
+                ),
+            });
+        }
+        let call = {
+            let mut calls = self.sched.calls.borrow_mut();
+            let counter = calls[self.rank].entry((name.to_string(), members.clone())).or_insert(0);
+            *counter += 1;
+            *counter
+        };
+        let key = RendezvousKey { name: name.to_string(), members: members.clone(), call };
+        let complete = {
+            let mut all = self.sched.rendezvous.borrow_mut();
+            let n = members.len();
+            let r = all.entry(key.clone()).or_insert_with(|| Rendezvous {
+                args: (0..n).map(|_| None).collect(),
+                run: None,
+                results: None,
+            });
+            r.args[position] = Some(Box::new(arg));
+            if r.run.is_none() {
+                let run: GroupRun = Box::new(move |args: Vec<Box<dyn Any>>| {
+                    let args: Vec<A> =
+                        args.into_iter().map(|a| *a.downcast::<A>().expect("one type per rendezvous")).collect();
+                    run(args).map(|rs| rs.into_iter().map(|r| Box::new(r) as Box<dyn Any>).collect())
+                });
+                r.run = Some(run);
+            }
+            r.args.iter().all(Option::is_some)
+        };
+        if complete {
+            // The last member to arrive runs the group's code, at once, on its own stack.
+            let (run, args) = {
+                let mut all = self.sched.rendezvous.borrow_mut();
+                let r = all.get_mut(&key).expect("just inserted");
+                let args: Vec<Box<dyn Any>> = r.args.iter_mut().map(|a| a.take().expect("complete")).collect();
+                (r.run.take().expect("set by the first member"), args)
+            };
+            let n = members.len();
+            let results: Vec<MemberResult> = match run(args) {
+                Ok(rs) if rs.len() == n => rs.into_iter().map(|r| Some(Ok(r))).collect(),
+                Ok(rs) => {
+                    let msg = format!("`{name}` returned {} results for {n} members", rs.len());
+                    (0..n).map(|_| Some(Err(msg.clone()))).collect()
+                }
+                Err(msg) => (0..n).map(|_| Some(Err(msg.clone()))).collect(),
+            };
+            self.sched.rendezvous.borrow_mut().get_mut(&key).expect("still there").results = Some(results);
+        } else {
+            self.sched.park_on(Waiting::Rendezvous(key.clone()))?;
+        }
+        let mine = {
+            let mut all = self.sched.rendezvous.borrow_mut();
+            let r = all.get_mut(&key).expect("a rendezvous stays until every member took its result");
+            let mine = r.results.as_mut().and_then(|rs| rs[position].take()).expect("resumed after the group ran");
+            if r.results.as_ref().is_some_and(|rs| rs.iter().all(Option::is_none)) {
+                all.remove(&key);
+            }
+            mine
+        };
+        let mine = mine.map_err(|reason| SchedError::Rendezvous { name: name.to_string(), reason })?;
+        Ok(*mine.downcast::<R>().expect("one result type per rendezvous"))
+    }
+}
+
+/// `spawn` failed: some ranks failed (the root causes), or the ranks deadlocked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// One or more ranks returned an error or panicked; the others were aborted.
+    #[error("{}", format_failures(.0))]
+    Failed(Vec<RankFailure>),
+    /// Every live rank was parked and nothing could progress.
+    #[error("deadlock: every live rank is waiting and nothing can progress:\n{}", .waits.join("\n"))]
+    Deadlock {
+        /// One line per rank: what it waits on, or that it has ended.
+        waits: Vec<String>,
+    },
+    /// The spawn itself could not start.
+    #[error("spawn: {0}")]
+    Setup(String),
+}
+
+/// A root cause: a rank that returned an error or panicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankFailure {
+    /// The rank.
+    pub rank: usize,
+    /// Its error's message, or the panic message.
+    pub message: String,
+    /// Whether it panicked (rather than returned an error).
+    pub panicked: bool,
+}
+
+fn format_failures(failures: &[RankFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("\n-- Process {} terminated with the following error:\n{}", f.rank, f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `f` once per rank `0..nprocs` on a runtime over the default machine with `nprocs`
+/// devices on a ring (data kept), and returns each rank's result in rank order.
+pub fn spawn<T, E, F>(nprocs: usize, f: F) -> Result<Vec<T>, SpawnError>
+where
+    T: 'static,
+    E: fmt::Display + 'static,
+    F: Fn(RankCtx) -> Result<T, E> + 'static,
+{
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = nprocs.max(1) as u32;
+    if matches!(spec.cluster.topology, Topology::Torus2d { .. }) {
+        spec.cluster.topology = Topology::Ring;
+    }
+    let rt = Runtime::new(spec, Mode::DATA).map_err(|e| SpawnError::Setup(e.to_string()))?;
+    rt.spawn(nprocs, f)
+}
+
+impl Runtime {
+    /// Runs `f` once per rank `0..nprocs` (rank `r` on device `r`), each as a coroutine on the
+    /// deterministic scheduler, and returns each rank's result in rank order.
+    pub fn spawn<T, E, F>(&self, nprocs: usize, f: F) -> Result<Vec<T>, SpawnError>
+    where
+        T: 'static,
+        E: fmt::Display + 'static,
+        F: Fn(RankCtx) -> Result<T, E> + 'static,
+    {
+        let devices = self.machine().cluster.ranks as usize;
+        if nprocs > devices {
+            return Err(SpawnError::Setup(format!(
+                "{nprocs} ranks need {nprocs} devices, but the machine has {devices}"
+            )));
+        }
+        if self.inner.borrow().scheduler.is_some() {
+            return Err(SpawnError::Setup("spawn cannot be called from inside a rank".into()));
+        }
+        let sched = Rc::new(Scheduler::new(nprocs));
+        self.inner.borrow_mut().scheduler = Some(sched.clone());
+        let result = self.run_ranks(nprocs, Rc::new(f), &sched);
+        self.inner.borrow_mut().scheduler = None;
+        result
+    }
+
+    fn run_ranks<T, E, F>(&self, n: usize, f: Rc<F>, sched: &Rc<Scheduler>) -> Result<Vec<T>, SpawnError>
+    where
+        T: 'static,
+        E: fmt::Display + 'static,
+        F: Fn(RankCtx) -> Result<T, E> + 'static,
+    {
+        let mut coros: Coroutines<Result<T, String>> = Coroutines::new(RANK_STACK_BYTES);
+        for rank in 0..n {
+            let ctx = RankCtx { rank, world: n, rt: self.clone(), sched: sched.clone() };
+            let f = f.clone();
+            let parkers = sched.clone();
+            coros.add(move |parker: &Parker| {
+                parkers.parkers.borrow_mut()[rank] = Some(parker.clone());
+                f(ctx).map_err(|e| e.to_string())
+            });
+        }
+        let mut results: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        let mut runnable = vec![true; n];
+        let mut ended = vec![false; n];
+        let mut failures: Vec<RankFailure> = Vec::new();
+        loop {
+            for rank in 0..n {
+                if !runnable[rank] || ended[rank] {
+                    continue;
+                }
+                sched.current.set(Some(rank));
+                let outcome = coros.resume(rank);
+                sched.current.set(None);
+                match outcome {
+                    Resumed::Parked => runnable[rank] = false,
+                    Resumed::Finished(Ok(Ok(v))) => {
+                        results[rank] = Some(v);
+                        ended[rank] = true;
+                    }
+                    Resumed::Finished(Ok(Err(message))) => {
+                        ended[rank] = true;
+                        failures.push(RankFailure { rank, message, panicked: false });
+                    }
+                    Resumed::Finished(Err(payload)) => {
+                        ended[rank] = true;
+                        failures.push(RankFailure {
+                            rank,
+                            message: panic_message(&*payload).to_string(),
+                            panicked: true,
+                        });
+                    }
+                    Resumed::Aborted => ended[rank] = true,
+                }
+            }
+            // The round is complete: every rank resumed in it ran to its next park point, where
+            // the siblings of a failed rank are now aborted.
+            if !failures.is_empty() {
+                abort_all(&mut coros, sched, &mut ended);
+                return Err(SpawnError::Failed(failures));
+            }
+            if ended.iter().all(|&e| e) {
+                return Ok(results.into_iter().map(|r| r.expect("every rank ended with a value")).collect());
+            }
+            // The barrier: completed rendezvous, then the engine.
+            let waiting: Vec<Option<Waiting>> = sched.waiting.borrow().clone();
+            let mut ops = Vec::new();
+            for rank in 0..n {
+                match &waiting[rank] {
+                    Some(Waiting::Rendezvous(key)) => {
+                        let done = sched.rendezvous.borrow().get(key).is_some_and(|r| r.results.is_some());
+                        if done {
+                            runnable[rank] = true;
+                        }
+                    }
+                    Some(Waiting::Yield) => runnable[rank] = true,
+                    Some(Waiting::Op(op)) => {
+                        if self.inner.borrow().sim.is_done(*op) {
+                            runnable[rank] = true;
+                        } else {
+                            ops.push(*op);
+                        }
+                    }
+                    None => {}
+                }
+            }
+            if runnable.iter().zip(&ended).any(|(&r, &e)| r && !e) {
+                continue;
+            }
+            if ops.is_empty() {
+                let waits = describe_waits(&waiting, &ended, sched);
+                abort_all(&mut coros, sched, &mut ended);
+                return Err(SpawnError::Deadlock { waits });
+            }
+            let driven = self.inner.borrow_mut().sim.run_until_any(&ops);
+            for rank in 0..n {
+                if let Some(Waiting::Op(op)) = &waiting[rank] {
+                    match &driven {
+                        Err(e) => {
+                            sched.wait_errors.borrow_mut()[rank] = Some(SchedError::Engine(e.to_string()));
+                            runnable[rank] = true;
+                        }
+                        Ok(_) if self.inner.borrow().sim.is_done(*op) => runnable[rank] = true,
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe_waits(waiting: &[Option<Waiting>], ended: &[bool], sched: &Scheduler) -> Vec<String> {
+    let all = sched.rendezvous.borrow();
+    waiting
+        .iter()
+        .enumerate()
+        .map(|(rank, w)| match w {
+            _ if ended[rank] => format!("  rank {rank} has ended"),
+            Some(Waiting::Rendezvous(key)) => {
+                let missing: Vec<usize> = all
+                    .get(key)
+                    .map(|r| key.members.iter().zip(&r.args).filter(|(_, a)| a.is_none()).map(|(&m, _)| m).collect())
+                    .unwrap_or_default();
+                format!("  rank {rank} waits on {key}, which ranks {missing:?} have not joined")
+            }
+            Some(Waiting::Op(op)) => format!("  rank {rank} waits on op {op:?}"),
+            Some(Waiting::Yield) => format!("  rank {rank} yielded"),
+            None => format!("  rank {rank} is parked"),
+        })
+        .collect()
+}
+
+/// Aborts every rank that has not ended and resumes it so its `Drop` code runs.
+fn abort_all<T: 'static>(coros: &mut Coroutines<T>, sched: &Scheduler, ended: &mut [bool]) {
+    for (rank, ended) in ended.iter_mut().enumerate() {
+        if !*ended {
+            coros.abort(rank);
+            sched.current.set(Some(rank));
+            let _ = coros.resume(rank);
+            sched.current.set(None);
+            *ended = true;
+        }
+    }
+}
+
+impl From<Aborted> for SchedError {
+    fn from(_: Aborted) -> SchedError {
+        SchedError::Aborted
+    }
+}
+
+#[cfg(test)]
+mod tests;
