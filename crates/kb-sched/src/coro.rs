@@ -202,8 +202,14 @@ pub(crate) fn stack_words(bytes: usize) -> usize {
 fn configure_may() {
     static CONFIGURE: Once = Once::new();
     CONFIGURE.call_once(|| {
-        may::config().set_workers(1);
+        may::config().set_workers(may_workers());
     });
+}
+
+/// `may` worker threads: 1, or `KB_MAY_WORKERS` (1 to 64) when set — so the determinism tests can
+/// run a whole process with 2 workers. No rank ever runs on a worker, so results never depend on it.
+fn may_workers() -> usize {
+    std::env::var("KB_MAY_WORKERS").ok().and_then(|v| v.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or(1)
 }
 
 /// A coroutine's body, boxed until its first resume.

@@ -361,6 +361,7 @@ impl Runtime {
         let mut runnable = vec![true; n];
         let mut ended = vec![false; n];
         let mut failures: Vec<RankFailure> = Vec::new();
+        let mut ops: Vec<(usize, OpId)> = Vec::new();
         loop {
             for rank in 0..n {
                 if !runnable[rank] || ended[rank] {
@@ -399,47 +400,43 @@ impl Runtime {
             if ended.iter().all(|&e| e) {
                 return Ok(results.into_iter().map(|r| r.expect("every rank ended with a value")).collect());
             }
-            // The barrier: completed rendezvous, then the engine.
-            let waiting: Vec<Option<Waiting>> = sched.waiting.borrow().clone();
-            let mut ops = Vec::new();
-            for rank in 0..n {
-                match &waiting[rank] {
-                    Some(Waiting::Rendezvous(key)) => {
-                        let done = sched.rendezvous.borrow().get(key).is_some_and(|r| r.results.is_some());
-                        if done {
+            // The barrier: completed rendezvous, then the engine. (No allocation when nothing
+            // waits on an op: a round of yields costs one resume per rank.)
+            ops.clear();
+            {
+                let waiting = sched.waiting.borrow();
+                let rendezvous = sched.rendezvous.borrow();
+                let inner = self.inner.borrow();
+                for (rank, w) in waiting.iter().enumerate() {
+                    match w {
+                        Some(Waiting::Yield) => runnable[rank] = true,
+                        Some(Waiting::Rendezvous(key)) if rendezvous.get(key).is_some_and(|r| r.results.is_some()) => {
                             runnable[rank] = true;
                         }
+                        Some(Waiting::Op(op)) if inner.sim.is_done(*op) => runnable[rank] = true,
+                        Some(Waiting::Op(op)) => ops.push((rank, *op)),
+                        Some(Waiting::Rendezvous(_)) | None => {}
                     }
-                    Some(Waiting::Yield) => runnable[rank] = true,
-                    Some(Waiting::Op(op)) => {
-                        if self.inner.borrow().sim.is_done(*op) {
-                            runnable[rank] = true;
-                        } else {
-                            ops.push(*op);
-                        }
-                    }
-                    None => {}
                 }
             }
             if runnable.iter().zip(&ended).any(|(&r, &e)| r && !e) {
                 continue;
             }
             if ops.is_empty() {
-                let waits = describe_waits(&waiting, &ended, sched);
+                let waits = describe_waits(&sched.waiting.borrow(), &ended, sched);
                 abort_all(&mut coros, sched, &mut ended);
                 return Err(SpawnError::Deadlock { waits });
             }
-            let driven = self.inner.borrow_mut().sim.run_until_any(&ops);
-            for rank in 0..n {
-                if let Some(Waiting::Op(op)) = &waiting[rank] {
-                    match &driven {
-                        Err(e) => {
-                            sched.wait_errors.borrow_mut()[rank] = Some(SchedError::Engine(e.to_string()));
-                            runnable[rank] = true;
-                        }
-                        Ok(_) if self.inner.borrow().sim.is_done(*op) => runnable[rank] = true,
-                        Ok(_) => {}
+            let targets: Vec<OpId> = ops.iter().map(|&(_, op)| op).collect();
+            let driven = self.inner.borrow_mut().sim.run_until_any(&targets);
+            for &(rank, op) in &ops {
+                match &driven {
+                    Err(e) => {
+                        sched.wait_errors.borrow_mut()[rank] = Some(SchedError::Engine(e.to_string()));
+                        runnable[rank] = true;
                     }
+                    Ok(_) if self.inner.borrow().sim.is_done(op) => runnable[rank] = true,
+                    Ok(_) => {}
                 }
             }
         }

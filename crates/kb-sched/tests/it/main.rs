@@ -7,6 +7,9 @@ mod spawn;
 mod tensors;
 mod trace;
 
+#[path = "../common_sixteen.rs"]
+mod sixteen;
+
 /// Helpers shared by the tests.
 mod common {
     use kb_oplog::{MachineSpec, Mode};
