@@ -1,7 +1,7 @@
 //! The determinism check with `may` running 2 worker threads (its own process: `may`'s worker
 //! count is fixed by the first coroutine a process creates).
 
-#[path = "common_sixteen.rs"]
+#[path = "common/sixteen.rs"]
 mod sixteen;
 
 #[test]

@@ -7,7 +7,7 @@ mod spawn;
 mod tensors;
 mod trace;
 
-#[path = "../common_sixteen.rs"]
+#[path = "../common/sixteen.rs"]
 mod sixteen;
 
 /// Helpers shared by the tests.

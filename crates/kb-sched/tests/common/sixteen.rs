@@ -59,7 +59,7 @@ pub(crate) fn check_twenty_runs() {
         first.1.iter().map(|v| v.iter().sum::<f32>()).collect::<Vec<_>>(),
         first.0
     );
-    insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("sixteen_ranks", summary);
     });
 }
