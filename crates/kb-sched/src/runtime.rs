@@ -263,6 +263,33 @@ impl Runtime {
         f(&self.inner.borrow().sim)
     }
 
+    /// Records `op` for an upper layer (a collective's link transfers and reductions): it runs
+    /// after `after` and after every earlier op whose access conflicts with this one's — a read of
+    /// each tensor in `reads` (the whole view) waits for earlier writes to it; a write of each
+    /// tensor in `writes` waits for earlier reads and writes. Later ops then see these accesses.
+    ///
+    /// The op's own regions are the caller's to name (normally the `region()` of those tensors);
+    /// only the tensors given here take part in hazard tracking. Recording never reads or writes
+    /// data: the bytes change when Phase 2 replays the op, and the host sees them only through the
+    /// host-read barriers. Every tensor must belong to this runtime.
+    pub fn record_op(
+        &self,
+        op: impl Into<Op>,
+        reads: &[&Tensor],
+        writes: &[&Tensor],
+        after: &[OpId],
+    ) -> Result<OpId, SchedError> {
+        if let Some(foreign) = reads.iter().chain(writes).find(|t| !Rc::ptr_eq(&t.runtime().inner, &self.inner)) {
+            return Err(SchedError::Invalid {
+                op: "record_op",
+                reason: format!("a tensor on device {} belongs to another runtime", foreign.device()),
+            });
+        }
+        let reads: Vec<Touch> = reads.iter().map(|t| t.touch()).collect();
+        let writes: Vec<Touch> = writes.iter().map(|t| t.touch()).collect();
+        self.inner.borrow_mut().record(op, &reads, &writes, after)
+    }
+
     /// Creates a tensor storage of `shape` × `dtype` in `device`'s HBM, with a row-major layout.
     pub(crate) fn alloc_tensor(&self, device: u32, shape: &[usize], dtype: DType) -> Result<Tensor, SchedError> {
         let bytes = kb_mem::Layout::byte_count(shape, dtype)? as u64;
@@ -318,6 +345,12 @@ pub struct Work {
 }
 
 impl Work {
+    /// A handle on work ending with `op`, an op recorded on `rt` (usually a [`kb_oplog::OpKind::Join`]
+    /// of the ops an upper layer recorded with [`Runtime::record_op`]).
+    pub fn from_op(rt: &Runtime, op: OpId) -> Work {
+        Work { rt: rt.clone(), op }
+    }
+
     /// Waits (advances simulated time) until the work has completed; returns the time it ended,
     /// in picoseconds. Returns at once when it already has.
     pub fn wait(&self) -> Result<u64, SchedError> {
