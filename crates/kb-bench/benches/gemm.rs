@@ -42,44 +42,12 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kb_bench::fixtures::{gemm_store, xorshift_f32};
 use kb_mem::DType;
-use kb_oplog::{OpKind, Pe, execute};
+use kb_oplog::{OpKind, Pe, execute, sgemm};
 use std::hint::black_box;
 use std::time::Duration;
 
 const N: usize = 1024;
 const FLOPS: u64 = 2 * (N as u64).pow(3);
-
-/// `c = a · b` for dense row-major f32 matrices, `a` m×k, `b` k×n, `c` m×n: the same `gemm` crate
-/// call, single-threaded, that kb-oplog's executor makes (its `sgemm` is crate-private).
-fn bare_sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n, "bare_sgemm: operand lengths");
-    // SAFETY: the slices hold exactly m·k, k·n and m·n f32s (asserted above), row-major with column
-    // stride 1 and row stride the row length, so every element gemm touches is inside its slice;
-    // `c` is borrowed mutably and does not alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
 
 /// Replays one 1024³ GEMM op with `ab` inputs and a `c` output, and checks a few entries of C
 /// against f64 dot products of the stored (rounded) operands.
@@ -117,7 +85,7 @@ fn bench(c: &mut Criterion) {
     let (a, b) = (xorshift_f32(1, N * N), xorshift_f32(2, N * N));
     let mut out = vec![0f32; N * N];
     g.bench_function("bare_sgemm_f32", |bch| {
-        bch.iter(|| bare_sgemm(N, N, N, black_box(&a), black_box(&b), &mut out));
+        bch.iter(|| sgemm(N, N, N, black_box(&a), black_box(&b), &mut out, false));
     });
     g.finish();
 

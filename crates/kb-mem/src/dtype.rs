@@ -111,6 +111,38 @@ impl DType {
         }
     }
 
+    /// Decodes one element (`bytes.len()` must be [`DType::size`]) as f64: exact for every dtype
+    /// but i64 beyond 2^53, which rounds to nearest even.
+    ///
+    /// # Panics
+    /// If `bytes` is not exactly one element long (a caller bug, never user input).
+    pub fn decode_f64(self, bytes: &[u8]) -> f64 {
+        match self {
+            DType::F64 => bytemuck::pod_read_unaligned::<f64>(bytes),
+            DType::I64 => bytemuck::pod_read_unaligned::<i64>(bytes) as f64,
+            DType::I32 => bytemuck::pod_read_unaligned::<i32>(bytes) as f64,
+            _ => self.decode_f32(bytes) as f64,
+        }
+    }
+
+    /// Converts `v` to this dtype, rounding once to nearest even (f16 and bf16 included, through
+    /// [`f64_to_f32_odd`]); integers saturate, NaN → 0. Writes exactly [`DType::size`] bytes.
+    ///
+    /// # Panics
+    /// If `out` is not exactly one element long (a caller bug, never user input).
+    pub fn encode_f64(self, v: f64, out: &mut [u8]) {
+        match self {
+            DType::F16 => out.copy_from_slice(bytemuck::bytes_of(&<f16 as Element>::from_f64(v))),
+            DType::BF16 => out.copy_from_slice(bytemuck::bytes_of(&<bf16 as Element>::from_f64(v))),
+            DType::F32 => out.copy_from_slice(bytemuck::bytes_of(&(v as f32))),
+            DType::F64 => out.copy_from_slice(bytemuck::bytes_of(&v)),
+            DType::I8 => out.copy_from_slice(bytemuck::bytes_of(&i8::from_f64(v))),
+            DType::I32 => out.copy_from_slice(bytemuck::bytes_of(&i32::from_f64(v))),
+            DType::I64 => out.copy_from_slice(bytemuck::bytes_of(&i64::from_f64(v))),
+            DType::U8 => out[0] = u8::from_f64(v),
+        }
+    }
+
     /// Decodes packed little-endian elements of this dtype into f32s. `bytes.len()` must be
     /// `out.len() * self.size()`.
     ///

@@ -11,6 +11,8 @@
 //! with a [`MemError`] (shapes the store cannot reconcile) or writes unspecified values.
 
 mod gemm;
+
+pub use gemm::sgemm;
 mod value;
 mod vector;
 

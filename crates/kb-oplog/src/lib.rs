@@ -43,7 +43,7 @@ mod validate;
 pub use cost::{CostModel, Resource, compute_ps, ps_from_ns, transfer_ps};
 pub use engine::{Engine, EngineError, OpState, OpTimes, ResourceIndex, ResourceSpec, Stage, Stages};
 pub use error::OpLogError;
-pub use exec::execute;
+pub use exec::{execute, sgemm};
 pub use machine::*;
 pub use op::{BinaryOp, Op, OpId, OpKind, Pe, ReduceKind, UnaryOp, VectorOp};
 pub use sim::{Mode, Sim};

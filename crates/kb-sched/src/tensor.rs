@@ -228,17 +228,7 @@ pub(crate) fn convert_bytes<T: Element>(dtype: DType, bytes: &[u8]) -> Vec<T> {
     if dtype == T::DTYPE {
         return bytes.chunks_exact(dtype.size()).map(bytemuck::pod_read_unaligned).collect();
     }
-    bytes.chunks_exact(dtype.size()).map(|b| T::from_f64(decode_f64(dtype, b))).collect()
-}
-
-/// One element as f64 (exact for every dtype but i64 beyond 2^53).
-pub(crate) fn decode_f64(dtype: DType, b: &[u8]) -> f64 {
-    match dtype {
-        DType::F64 => bytemuck::pod_read_unaligned::<f64>(b),
-        DType::I64 => bytemuck::pod_read_unaligned::<i64>(b) as f64,
-        DType::I32 => bytemuck::pod_read_unaligned::<i32>(b) as f64,
-        _ => dtype.decode_f32(b) as f64,
-    }
+    bytes.chunks_exact(dtype.size()).map(|b| T::from_f64(dtype.decode_f64(b))).collect()
 }
 
 impl Device {
@@ -326,30 +316,15 @@ impl Device {
             array.data
         } else {
             let values: Vec<f64> =
-                array.data.chunks_exact(array.dtype.size()).map(|b| decode_f64(array.dtype, b)).collect();
+                array.data.chunks_exact(array.dtype.size()).map(|b| array.dtype.decode_f64(b)).collect();
             let mut data = vec![0u8; values.len() * dtype.size()];
             for (v, out) in values.iter().zip(data.chunks_exact_mut(dtype.size())) {
-                encode_f64(dtype, *v, out);
+                dtype.encode_f64(*v, out);
             }
             data
         };
         self.write_host(&t, data, "from_npy")?;
         Ok(t)
-    }
-}
-
-/// Encodes one f64 as `dtype` (round to nearest even, once).
-fn encode_f64(dtype: DType, v: f64, out: &mut [u8]) {
-    use half::{bf16, f16};
-    match dtype {
-        DType::F16 => out.copy_from_slice(bytemuck::bytes_of(&<f16 as Element>::from_f64(v))),
-        DType::BF16 => out.copy_from_slice(bytemuck::bytes_of(&<bf16 as Element>::from_f64(v))),
-        DType::F32 => out.copy_from_slice(bytemuck::bytes_of(&(v as f32))),
-        DType::F64 => out.copy_from_slice(bytemuck::bytes_of(&v)),
-        DType::I8 => out.copy_from_slice(bytemuck::bytes_of(&i8::from_f64(v))),
-        DType::I32 => out.copy_from_slice(bytemuck::bytes_of(&i32::from_f64(v))),
-        DType::I64 => out.copy_from_slice(bytemuck::bytes_of(&i64::from_f64(v))),
-        DType::U8 => out[0] = u8::from_f64(v),
     }
 }
 
@@ -413,7 +388,7 @@ impl Tensor {
     ) -> fmt::Result {
         let head = if debug { format!("shape={:?}, ", self.shape()) } else { String::new() };
         let values = match bytes {
-            Ok(bytes) => bytes.chunks_exact(self.dtype.size()).map(|b| decode_f64(self.dtype, b)).collect::<Vec<f64>>(),
+            Ok(bytes) => bytes.chunks_exact(self.dtype.size()).map(|b| self.dtype.decode_f64(b)).collect::<Vec<f64>>(),
             Err(SchedError::TimingOnly { .. }) => {
                 return write!(f, "tensor({head}dtype={}, device={}, <timing-only: no data>)", self.dtype, self.device);
             }

@@ -187,3 +187,17 @@ fn f64_to_half_rounds_once() {
     assert_eq!(f64_to_f32_odd(f64::INFINITY), f32::INFINITY);
     assert_eq!(i64_to_f32_odd((1 << 40) + 1), (2f32.powi(40)) + 2f32.powi(17));
 }
+
+#[test]
+fn f64_element_conversions() {
+    let big = ((1i64 << 53) + 1).to_le_bytes();
+    assert_eq!(DType::I64.decode_f64(&big), (1u64 << 53) as f64);
+    let mut b = [0u8; 4];
+    DType::I32.encode_f64(2.5, &mut b);
+    assert_eq!(i32::from_le_bytes(b), 2);
+    DType::I32.encode_f64(1e12, &mut b);
+    assert_eq!(i32::from_le_bytes(b), i32::MAX);
+    let mut h = [0u8; 2];
+    DType::F16.encode_f64(1.0 + 2f64.powi(-11) + 2f64.powi(-40), &mut h);
+    assert_eq!(DType::F16.decode_f64(&h), 1.0 + 2f64.powi(-10));
+}

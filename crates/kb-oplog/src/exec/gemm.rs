@@ -48,7 +48,7 @@ fn as_slice(a: &Array2<f32>) -> &[f32] {
 /// Runs on the `gemm` crate, single-threaded, whose packed SIMD kernels are chosen at run time
 /// (AVX-512 where the CPU has it). Measured 1.04–1.15× numpy's single-threaded OpenBLAS sgemm on
 /// this project's machines (see kb-bench's `gemm` bench).
-pub(crate) fn sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
+pub fn sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool) {
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n, "sgemm: operand lengths");
     if m == 0 || n == 0 {
         return;

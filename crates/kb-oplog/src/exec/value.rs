@@ -7,8 +7,8 @@
 //! saturates (NaN becomes 0), integer to integer wraps (two's complement truncation).
 
 use half::{bf16, f16};
+use kb_mem::i64_to_f32_odd;
 use kb_mem::{DType, Element, MemError, MemoryStore, Region};
-use kb_mem::{f64_to_f32_odd, i64_to_f32_odd};
 
 /// The arithmetic a computation runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,16 +132,7 @@ fn write_with<T: Copy>(
 /// Encodes `v` as one element of `dtype`: floats round to nearest even once, integers round to
 /// nearest even and saturate (NaN → 0).
 pub(super) fn encode_f64(dtype: DType, v: f64, out: &mut [u8]) {
-    match dtype {
-        DType::F16 => out.copy_from_slice(bytemuck::bytes_of(&f16::from_f32(f64_to_f32_odd(v)))),
-        DType::BF16 => out.copy_from_slice(bytemuck::bytes_of(&bf16::from_f32(f64_to_f32_odd(v)))),
-        DType::F32 => out.copy_from_slice(bytemuck::bytes_of(&(v as f32))),
-        DType::F64 => out.copy_from_slice(bytemuck::bytes_of(&v)),
-        DType::I8 => out.copy_from_slice(bytemuck::bytes_of(&i8::from_f64(v))),
-        DType::I32 => out.copy_from_slice(bytemuck::bytes_of(&i32::from_f64(v))),
-        DType::I64 => out.copy_from_slice(bytemuck::bytes_of(&i64::from_f64(v))),
-        DType::U8 => out[0] = u8::from_f64(v),
-    }
+    dtype.encode_f64(v, out);
 }
 
 /// Encodes `v` as one element of `dtype`: integers wrap (two's complement truncation), floats round
