@@ -581,8 +581,12 @@ impl Engine {
         hot.held = 0;
         let next = stages.get(hot.stage as usize).map(|st| st.resources[0]);
         for r in stage.resources() {
-            self.resources[r as usize].busy -= 1;
-            self.mark_dirty(r);
+            let res = &mut self.resources[r as usize];
+            res.busy -= 1;
+            // A freed slot matters only to waiters; a later request marks the resource itself.
+            if !res.waiting.is_empty() {
+                self.mark_dirty(r);
+            }
         }
         match next {
             Some(r) => self.request(slot, r),
