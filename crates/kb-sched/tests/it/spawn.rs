@@ -217,3 +217,24 @@ fn yielding_ranks_take_turns_in_rank_order() {
     let want: Vec<(usize, usize)> = (0..3).flat_map(|s| (0..3).map(move |r| (s, r))).collect();
     assert_eq!(*events.borrow(), want);
 }
+
+#[test]
+fn a_failing_host_read_after_a_wait_is_each_ranks_root_cause() {
+    // Each rank parks in a wait, resumes, then its host read fails (a timing-only runtime keeps no
+    // data): the error propagates out of the rank and is that rank's root cause. (The engine itself
+    // cannot fail a wait: every recorded op ends.)
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 2;
+    let rt = Runtime::new(spec, Mode::TIMING).unwrap();
+    let err = rt
+        .spawn(2, |ctx| {
+            let t = ctx.device().zeros(&[8], DType::F32)?;
+            fill(&ctx, &t, 1.0).wait()?;
+            t.to_vec::<f32>()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "\n-- Process 0 terminated with the following error:\nto_vec reads tensor data, but this runtime is timing-only (it keeps no data)\n\n-- Process 1 terminated with the following error:\nto_vec reads tensor data, but this runtime is timing-only (it keeps no data)"
+    );
+}
