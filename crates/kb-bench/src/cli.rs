@@ -3,11 +3,14 @@
 //!
 //! - [`config`]: `kernbench config`, the effective machine config;
 //! - [`gemm`]: `kernbench gemm`, one GEMM kernel launch, timed and checked;
+//! - [`collective`]: `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce`: sweeps
+//!   of one collective over message sizes, in nccl-tests' format;
 //! - [`size`]: the `4K`-style size parser every size flag uses;
 //! - [`rng`]: the seeded generator of pseudo-random inputs;
 //! - [`failure`]: why a command did not succeed, and its exit code;
 //! - [`output`]: everything the binary prints (the one module allowed to).
 
+pub(crate) mod collective;
 pub(crate) mod config;
 pub(crate) mod failure;
 pub(crate) mod gemm;
@@ -20,6 +23,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kb_oplog::MachineSpec;
 
+use collective::Collective;
 pub(crate) use failure::{Classify, Failure};
 
 /// kernbench: simulate AI-accelerator kernels and report their simulated time.
@@ -70,7 +74,32 @@ pub(crate) enum Command {
     /// utilization and its error against a host reference.
     #[command(after_help = "Sizes take K, M or G suffixes (powers of 1024): --m 4K is 4096.")]
     Gemm(gemm::GemmArgs),
+    /// Sweep an all-reduce over message sizes on P ranks, like nccl-tests' all_reduce_perf:
+    /// size = each rank's buffer; busbw = algbw × 2(P−1)/P.
+    #[command(after_help = COLLECTIVE_HELP)]
+    AllReduce(collective::CollectiveArgs),
+    /// Sweep an all-gather over message sizes on P ranks, like nccl-tests' all_gather_perf:
+    /// size = the gathered output (P × count per rank); busbw = algbw × (P−1)/P.
+    #[command(after_help = COLLECTIVE_HELP)]
+    AllGather(collective::CollectiveArgs),
+    /// Sweep a reduce-scatter over message sizes on P ranks, like nccl-tests'
+    /// reduce_scatter_perf: size = each rank's input (P × count per rank); busbw = algbw × (P−1)/P.
+    #[command(after_help = COLLECTIVE_HELP)]
+    ReduceScatter(collective::CollectiveArgs),
+    /// Sweep a broadcast from --root over message sizes on P ranks, like nccl-tests'
+    /// broadcast_perf: size = each rank's buffer; busbw = algbw.
+    #[command(after_help = COLLECTIVE_HELP)]
+    Broadcast(collective::CollectiveArgs),
+    /// Sweep a reduce into --root over message sizes on P ranks, like nccl-tests' reduce_perf:
+    /// size = each rank's buffer; busbw = algbw.
+    #[command(after_help = COLLECTIVE_HELP)]
+    Reduce(collective::CollectiveArgs),
 }
+
+/// The common help text of the collective subcommands.
+const COLLECTIVE_HELP: &str = "Sizes take K, M or G suffixes (powers of 1024): -e 128M. The sweep runs from \
+-b to -e, multiplying by -f. Each size is timed from the moment every rank's input is ready to the end of the \
+last rank's share. Exit 1 when an element differs from the host reference (#wrong > 0).";
 
 /// Runs the command `cli` asks for, printing its results.
 pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
@@ -78,6 +107,11 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Config => config::run(&machine, &cli.global),
         Command::Gemm(args) => gemm::run(&machine, &cli.global, args),
+        Command::AllReduce(args) => collective::run(Collective::AllReduce, &machine, &cli.global, args),
+        Command::AllGather(args) => collective::run(Collective::AllGather, &machine, &cli.global, args),
+        Command::ReduceScatter(args) => collective::run(Collective::ReduceScatter, &machine, &cli.global, args),
+        Command::Broadcast(args) => collective::run(Collective::Broadcast, &machine, &cli.global, args),
+        Command::Reduce(args) => collective::run(Collective::Reduce, &machine, &cli.global, args),
     }
 }
 

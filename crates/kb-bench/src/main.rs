@@ -1,6 +1,6 @@
 //! `kernbench`: the command line of the kernbench simulator.
 //!
-//! One subcommand per job (`kernbench config`, `kernbench gemm`, …), global flags `--config FILE`,
+//! One subcommand per job (`kernbench config`, `kernbench gemm`, `kernbench all-reduce`, …), global flags `--config FILE`,
 //! `--format table|json|csv` and `--trace FILE`. Exit code 0 on success, 2 on bad input (usage
 //! errors included), 1 on a failed check or an internal error. Every figure it prints comes from
 //! kb-sched and kb-oplog; the command line only asks and reports. See [`cli`].

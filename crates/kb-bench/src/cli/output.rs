@@ -1,10 +1,12 @@
-//! Everything `kernbench` prints: results on standard output, the one-line error on standard
-//! error. Commands render their results to strings (so tests can read them) and print here.
+//! Everything `kernbench` prints: results on standard output, the one-line error and sweeps'
+//! progress bars on standard error. Commands render their results to strings (so tests can read them) and print here.
 
 // The one module of the command line that prints; everything else returns strings or failures.
 #![allow(clippy::print_stderr)]
 
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::Failure;
 
@@ -23,4 +25,17 @@ pub(crate) fn print(text: &str) -> Result<(), Failure> {
 /// Prints the failure as `kernbench: error: <message>` on one line of standard error.
 pub(crate) fn report_failure(failure: &Failure) {
     eprintln!("kernbench: error: {}", failure.one_line());
+}
+
+/// A progress bar of `steps` steps on standard error, for a sweep of more than one step — when
+/// standard error is a terminal; `None` otherwise (pipes and files get no bar).
+pub(crate) fn progress(steps: usize) -> Option<ProgressBar> {
+    if steps < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} sizes, at {msg} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    Some(bar)
 }

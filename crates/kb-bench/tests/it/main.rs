@@ -1,6 +1,7 @@
 //! Integration tests of the `kernbench` binary, one file per behaviour: each runs the built command
 //! and reads what it prints and writes.
 
+mod collective;
 mod config;
 mod errors;
 mod gemm;

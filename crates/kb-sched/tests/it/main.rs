@@ -3,6 +3,7 @@
 mod barriers;
 mod gemm;
 mod kernels;
+mod record_op;
 mod spawn;
 mod tensors;
 mod trace;

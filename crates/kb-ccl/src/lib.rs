@@ -1,0 +1,42 @@
+//! kb-ccl: collectives over groups of ranks, as `torch.distributed`, recorded as ops.
+//!
+//! Inside ranks started by [`kb_sched::spawn`], a collective is called by every member of a
+//! [`ProcessGroup`] (the world by default, or one made by [`new_group`]). The members meet in a
+//! rendezvous; the algorithm then records its link transfers and reductions on the shared
+//! runtime — routed over the cluster's links and timed by the engine like every other op — and
+//! each member waits on its own share ([`all_reduce`]) or keeps a [`kb_sched::Work`] handle
+//! ([`all_reduce_async`]). Members that disagree (dtype, size, op) all get an error naming the
+//! ranks and the values.
+//!
+//! Implemented so far, on the ring algorithm: [`all_reduce`], [`reduce_scatter_tensor`],
+//! [`all_gather_into_tensor`], [`broadcast`], [`reduce`] and [`barrier`] (each but `barrier` also
+//! `_async`), with every [`ReduceOp`]. Still to come: `all_gather` into a list, `all_to_all_single`,
+//! `send`/`recv`, and the direct, halving-doubling and double-binary-tree algorithms.
+//!
+//! ```
+//! use kb_ccl::{ProcessGroup, ReduceOp, all_reduce};
+//! use kb_mem::DType;
+//!
+//! let out = kb_sched::spawn(4, |ctx| {
+//!     let t = ctx.device().full(&[5], ctx.rank() as f64 + 1.0, DType::F32)?;
+//!     all_reduce(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?;
+//!     Ok::<_, kb_ccl::CclError>(t.to_vec::<f32>()?)
+//! })?;
+//! assert!(out.iter().all(|v| v == &[10.0; 5]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod api;
+mod collective;
+mod error;
+mod group;
+mod reduce_op;
+mod ring;
+
+pub use api::{
+    all_gather_into_tensor, all_gather_into_tensor_async, all_reduce, all_reduce_async, barrier, broadcast,
+    broadcast_async, reduce, reduce_async, reduce_scatter_tensor, reduce_scatter_tensor_async,
+};
+pub use error::CclError;
+pub use group::{ProcessGroup, new_group};
+pub use reduce_op::ReduceOp;

@@ -1,0 +1,8 @@
+//! kb-ccl integration tests: one file per behaviour.
+
+mod all_reduce;
+mod collectives;
+mod errors;
+mod groups;
+mod reference;
+mod timing;

@@ -1,0 +1,198 @@
+//! Timing: an uncontended ring all-reduce on the ring topology takes exactly its closed form.
+
+use kb_ccl::{
+    CclError, ProcessGroup, ReduceOp, all_gather_into_tensor_async, all_reduce_async, broadcast_async, new_group,
+    reduce_scatter_tensor_async,
+};
+use kb_mem::DType;
+use kb_oplog::{MachineSpec, Mode};
+use kb_sched::Runtime;
+
+/// Picoseconds of `x` nanoseconds, rounded.
+fn ps(ns: f64) -> u64 {
+    (ns * 1000.0).round() as u64
+}
+
+/// The closed form, from the machine spec alone: 2(n−1) link hops of `latency + chunk/link_gbps`
+/// (neighbours on the ring are one hop apart), plus, in each of the n−1 reduce-scatter steps, one
+/// reduce-into on the receiver's vector unit: `max(chunk elements / (flops per cycle · clock),
+/// 3 · chunk bytes / HBM share)` (it reads the incoming scratch and the accumulator and writes the
+/// accumulator, all in HBM).
+fn closed_form(spec: &MachineSpec, n: u64, chunk_elems: u64, elem_bytes: u64) -> u64 {
+    let (d, c) = (&spec.device, &spec.cluster);
+    let chunk_bytes = chunk_elems * elem_bytes;
+    let hop = ps(c.link_latency_ns) + ps(chunk_bytes as f64 / c.link_gbps);
+    let slots = ((d.hbm_gbps / d.dma_gbps).floor() as u64).max(1);
+    let share = d.hbm_gbps / slots as f64;
+    let compute = ps(chunk_elems as f64 / (d.vector_flops_per_cycle * d.clock_ghz));
+    let memory = ps((3 * chunk_bytes) as f64 / share);
+    let reduce = compute.max(memory);
+    (n - 1) * (hop + reduce) + (n - 1) * hop
+}
+
+fn measure(n: u32, count: usize, dtype: DType) -> (u64, MachineSpec) {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = n;
+    let rt = Runtime::new(spec.clone(), Mode::TIMING).unwrap();
+    let spans = rt
+        .spawn(n as usize, move |ctx| {
+            let t = ctx.device().empty(&[count], dtype)?;
+            let start = ctx.runtime().now();
+            let end = all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?.wait()?;
+            Ok::<_, CclError>((start, end))
+        })
+        .unwrap();
+    let (start, end) = spans[0];
+    assert!(spans.iter().all(|&s| s == (start, end)), "every rank starts and ends together: {spans:?}");
+    (end - start, spec)
+}
+
+#[test]
+fn an_uncontended_ring_all_reduce_takes_its_closed_form() {
+    for (n, count, dtype) in [
+        (2, 1 << 20, DType::F32),
+        (3, 3 * 1000, DType::F32),
+        (4, 1 << 16, DType::F16),
+        (5, 5 * 777, DType::BF16),
+        (8, 1 << 20, DType::F32),
+        (8, 8, DType::I32),
+    ] {
+        let (took, spec) = measure(n, count, dtype);
+        let want = closed_form(&spec, u64::from(n), (count / n as usize) as u64, dtype.size() as u64);
+        assert_eq!(took, want, "{n} ranks, {count} × {dtype}");
+    }
+}
+
+#[test]
+fn one_rank_takes_no_time() {
+    let (took, _) = measure(1, 1000, DType::F32);
+    assert_eq!(took, 0);
+}
+
+/// One hop and one reduce-into of a chunk, from the spec alone (as in [`closed_form`]).
+fn hop_and_reduce(spec: &MachineSpec, chunk_elems: u64, elem_bytes: u64) -> (u64, u64) {
+    let (d, c) = (&spec.device, &spec.cluster);
+    let chunk_bytes = chunk_elems * elem_bytes;
+    let hop = ps(c.link_latency_ns) + ps(chunk_bytes as f64 / c.link_gbps);
+    let share = d.hbm_gbps / ((d.hbm_gbps / d.dma_gbps).floor()).max(1.0);
+    let reduce =
+        ps(chunk_elems as f64 / (d.vector_flops_per_cycle * d.clock_ghz)).max(ps((3 * chunk_bytes) as f64 / share));
+    (hop, reduce)
+}
+
+/// Runs `body` on `n` ranks of a timing-only ring and returns each rank's (start, end).
+fn spans(
+    n: u32,
+    body: impl Fn(&kb_sched::RankCtx) -> Result<u64, CclError> + 'static,
+) -> (Vec<(u64, u64)>, MachineSpec) {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = n;
+    let rt = Runtime::new(spec.clone(), Mode::TIMING).unwrap();
+    let spans = rt
+        .spawn(n as usize, move |ctx| {
+            let start = ctx.runtime().now();
+            Ok::<_, CclError>((start, body(&ctx)?))
+        })
+        .unwrap();
+    (spans, spec)
+}
+
+#[test]
+fn an_uncontended_reduce_scatter_takes_n_minus_1_hops_and_reduces() {
+    for (n, m) in [(2u32, 1usize << 18), (5, 999), (8, 1 << 16)] {
+        let (spans, spec) = spans(n, move |ctx| {
+            let x = ctx.device().empty(&[n as usize * m], DType::F32)?;
+            let out = ctx.device().empty(&[m], DType::F32)?;
+            Ok(reduce_scatter_tensor_async(ctx, &ProcessGroup::world(ctx), &out, &x, ReduceOp::Sum)?.wait()?)
+        });
+        let (hop, reduce) = hop_and_reduce(&spec, m as u64, 4);
+        for (start, end) in spans {
+            assert_eq!(end - start, u64::from(n - 1) * (hop + reduce), "{n} ranks, {m} per rank");
+        }
+    }
+}
+
+#[test]
+fn an_uncontended_all_gather_takes_n_minus_1_hops() {
+    for (n, m) in [(2u32, 1usize << 18), (5, 999), (8, 1 << 16)] {
+        let (spans, spec) = spans(n, move |ctx| {
+            let x = ctx.device().empty(&[m], DType::BF16)?;
+            let out = ctx.device().empty(&[n as usize * m], DType::BF16)?;
+            Ok(all_gather_into_tensor_async(ctx, &ProcessGroup::world(ctx), &out, &x)?.wait()?)
+        });
+        let (hop, _) = hop_and_reduce(&spec, m as u64, 2);
+        // The local copy into the member's own part runs on PE 0's DMA engine meanwhile; it is
+        // shorter than the hops here.
+        let d = &spec.device;
+        let copy =
+            ps(d.dma_setup_ns) + ps((2 * m) as f64 / d.dma_gbps.min(d.hbm_gbps / (d.hbm_gbps / d.dma_gbps).floor()));
+        for (start, end) in spans {
+            assert!(copy < u64::from(n - 1) * hop);
+            assert_eq!(end - start, u64::from(n - 1) * hop, "{n} ranks, {m} per rank");
+        }
+    }
+}
+
+#[test]
+fn two_all_reduces_sharing_the_ring_take_about_twice_as_long() {
+    let count = 1 << 20;
+    let (one, _) = spans(4, move |ctx| {
+        let t = ctx.device().empty(&[count], DType::F32)?;
+        Ok(all_reduce_async(ctx, &ProcessGroup::world(ctx), &t, ReduceOp::Sum)?.wait()?)
+    });
+    let (two, _) = spans(4, move |ctx| {
+        let (a, b) = (ctx.device().empty(&[count], DType::F32)?, ctx.device().empty(&[count], DType::F32)?);
+        let world = ProcessGroup::world(ctx);
+        let wa = all_reduce_async(ctx, &world, &a, ReduceOp::Sum)?;
+        let wb = all_reduce_async(ctx, &world, &b, ReduceOp::Sum)?;
+        Ok(wa.wait()?.max(wb.wait()?))
+    });
+    let (one, two) = (one[0].1 - one[0].0, two[0].1 - two[0].0);
+    let ratio = two as f64 / one as f64;
+    assert!((1.8..=2.05).contains(&ratio), "one {one} ps, two {two} ps: ratio {ratio}");
+}
+
+#[test]
+fn all_reduces_on_disjoint_neighbour_groups_do_not_slow_each_other() {
+    let count = 1 << 18;
+    let (alone, _) = spans(4, move |ctx| {
+        let t = ctx.device().empty(&[count], DType::F32)?;
+        let g = new_group(ctx, &[0, 1])?;
+        match g {
+            Some(g) => Ok(all_reduce_async(ctx, &g, &t, ReduceOp::Sum)?.wait()?),
+            None => Ok(ctx.runtime().now()),
+        }
+    });
+    let (both, _) = spans(4, move |ctx| {
+        let t = ctx.device().empty(&[count], DType::F32)?;
+        let low = new_group(ctx, &[0, 1])?;
+        let high = new_group(ctx, &[2, 3])?;
+        let g = low.or(high).expect("every rank is in one");
+        Ok(all_reduce_async(ctx, &g, &t, ReduceOp::Sum)?.wait()?)
+    });
+    let took = |s: &[(u64, u64)], r: usize| s[r].1 - s[r].0;
+    assert_eq!(took(&both, 0), took(&alone, 0));
+    assert_eq!(took(&both, 2), took(&alone, 0), "links 2↔3 are not links 0↔1");
+}
+
+#[test]
+fn a_broadcast_pipelines_its_chunks_along_the_chain() {
+    // n chunks of c elements, one hop h each. Chunk k reaches the member i hops down the chain
+    // from the root at (i + k)·h, and that member forwards it by (i + k + 1)·h. A member's work
+    // covers its sends too, so it ends at (i + n)·h — except the last member, which only
+    // receives: (2n − 2)·h.
+    for (n, root) in [(2u32, 0usize), (4, 1), (7, 6)] {
+        let c = 4096usize;
+        let (spans, spec) = spans(n, move |ctx| {
+            let t = ctx.device().empty(&[n as usize * c], DType::F32)?;
+            Ok(broadcast_async(ctx, &ProcessGroup::world(ctx), &t, root)?.wait()?)
+        });
+        let (hop, _) = hop_and_reduce(&spec, c as u64, 4);
+        for (rank, (start, end)) in spans.iter().enumerate() {
+            let i = (rank + n as usize - root) % n as usize;
+            let n = u64::from(n);
+            let want = if i as u64 == n - 1 { (2 * n - 2) * hop } else { (i as u64 + n) * hop };
+            assert_eq!(end - start, want, "{n} ranks, root {root}: rank {rank}");
+        }
+    }
+}
