@@ -39,3 +39,10 @@ pub(crate) fn progress(steps: usize) -> Option<ProgressBar> {
     }
     Some(bar)
 }
+
+/// `value` as pretty JSON ending with a newline. Reports are plain structs of numbers, strings and
+/// options, which serialize without error.
+pub(crate) fn json_text(value: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string_pretty(value).unwrap_or_else(|e| unreachable!("plain fields: {e}"));
+    format!("{json}\n")
+}

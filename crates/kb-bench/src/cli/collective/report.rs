@@ -94,10 +94,7 @@ impl Report {
     pub(crate) fn render(&self, format: Format) -> String {
         match format {
             Format::Table => self.table(),
-            Format::Json => {
-                let json = serde_json::to_string_pretty(self).unwrap_or_else(|e| unreachable!("plain fields: {e}"));
-                format!("{json}\n")
-            }
+            Format::Json => crate::cli::output::json_text(self),
             Format::Csv => {
                 let mut text = format!("{CSV_HEADER}\n");
                 for r in &self.rows {

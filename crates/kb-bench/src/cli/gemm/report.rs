@@ -73,10 +73,7 @@ impl GemmReport {
     pub(crate) fn render(&self, format: Format) -> String {
         match format {
             Format::Table => self.table(),
-            Format::Json => {
-                let json = serde_json::to_string_pretty(self).unwrap_or_else(|e| unreachable!("plain fields: {e}"));
-                format!("{json}\n")
-            }
+            Format::Json => crate::cli::output::json_text(self),
             Format::Csv => {
                 let err = self.max_abs_err.map_or_else(String::new, |e| e.to_string());
                 format!(
