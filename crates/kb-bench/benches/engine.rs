@@ -4,22 +4,23 @@
 //! Targets (issue 3): ≥ 25 million ops timed per second on one core, ≤ 128 bytes of resident
 //! memory per op.
 //!
-//! Measured 2026-11-24 (AMD EPYC Zen 4, one core, release, criterion medians):
+//! Measured 2026-11-24 (AMD EPYC Zen 4, one core, release, criterion medians of two interleaved
+//! runs), after the op record became one 64-byte cache line with its first successor inline:
 //!
 //! | variant                                   | ops timed per second |
 //! |-------------------------------------------|----------------------|
-//! | `time_1M_ops_retained` (fresh engine)     |  6.9 M               |
-//! | `time_1M_ops_retained_reused_engine`      | 11.9 M               |
-//! | `time_1M_ops_lean` (fresh engine)         |  6.7 M               |
-//! | `time_1M_ops_streaming_lean` (4096-op chunks, retired as they end) | 12.4 M |
+//! | `time_1M_ops_retained` (fresh engine)     |  8.1–8.6 M           |
+//! | `time_1M_ops_retained_reused_engine`      | 13.9–14.7 M          |
+//! | `time_1M_ops_lean` (fresh engine)         |  7.8–8.7 M           |
+//! | `time_1M_ops_streaming_lean` (4096-op chunks, retired as they end) | 14.0–14.6 M |
 //!
-//! Memory: 96 bytes per op retained (target ≤ 128: met). Throughput: about half the 25 M target.
-//! A fresh engine spends ~40 % of its time in page faults on its 96 MB of op records (criterion
-//! builds a new one per iteration); the rest is spread over dispatch, acquisition and successor
-//! release, with no single hot spot left (perf). This engine does more per op than the minimal
-//! event loop the target was measured on: a third of the ops hold two resources at once (a PE's
-//! DMA engine and an HBM slot), every op queues per resource by sequence number, and ops can have
-//! several stages.
+//! Memory: 80 bytes per op retained (target ≤ 128: met). Throughput: below the 25 M target. A
+//! fresh engine pays page faults on its 80 MB of op records (criterion builds a new one per
+//! iteration); a reused one is dominated by one cache miss per op (reading the successor's record
+//! as it is released), heap sifts in dispatch and the fixture's own loop. This engine does more per
+//! op than the minimal event loop the target was measured on: a third of the ops hold two
+//! resources at once (a PE's DMA engine and an HBM slot), every op queues per resource by sequence
+//! number, and ops can have several stages.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]

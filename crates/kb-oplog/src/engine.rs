@@ -167,21 +167,56 @@ pub enum EngineError {
     },
 }
 
-/// The hot part of an op's record, touched at every step of its life.
+/// An op's stages, packed into one [`Stage`]: a single stage as itself; no stage as
+/// `[NONE, NONE]`; several as `[NONE, i]`, `i` indexing the engine's table of multi-stage lists.
+/// (A real stage's first resource is never `NONE`: resource indices are checked against the table.)
+const NO_STAGES: Stage = Stage { resources: [NONE, NONE], duration: 0 };
+
+impl Stage {
+    /// The list index of packed multi-stage stages.
+    fn many(&self) -> Option<usize> {
+        (self.resources[0] == NONE && self.resources[1] != NONE).then_some(self.resources[1] as usize)
+    }
+}
+
+/// The stages of packed `st`, given the engine's table of multi-stage lists.
+fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
+    if st.resources[0] != NONE {
+        std::slice::from_ref(st)
+    } else if st.resources[1] == NONE {
+        &[]
+    } else {
+        &many[st.resources[1] as usize]
+    }
+}
+
+/// An op's record: every field the event loop touches for one op, in one cache line, so an op's
+/// step costs one cache miss, not one per field array.
 #[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
 struct Hot {
     seq: u64,
     ready: u64,
+    /// Start and end times.
+    times: [u64; 2],
+    /// The stages, packed (see [`NO_STAGES`]).
+    stages: Stage,
     /// Dependencies that have not ended.
     pending: u32,
-    /// Head of the successor list in the edge pool.
+    /// The most recently added successor's slot (`NONE` if none), kept inline because most ops
+    /// have one successor.
     succ: u32,
+    /// Head of the list of the other successors in the edge pool, most recent first.
+    more: u32,
     /// The stage being acquired or run.
     stage: u16,
     /// Resources of the current stage acquired so far.
     held: u8,
     state: OpState,
 }
+
+// One record per cache line.
+const _: () = assert!(std::mem::size_of::<Hot>() == 64);
 
 #[derive(Debug, Clone, Copy)]
 struct Edge {
@@ -203,18 +238,19 @@ struct Resource {
 
 /// The discrete-event timing engine. See the module documentation.
 ///
-/// Op records are stored as parallel arrays over dense slots (struct of arrays), so the fields the
-/// event loop touches for one op sit close to those of the ops recorded around it; the `slotmap`
-/// maps public ids to slots. A non-retaining engine recycles the slot of an ended op.
+/// Op records sit in dense slots, one cache-line record per op holding every field the event loop
+/// touches (an op's step costs one cache miss, not one per field); the `slotmap` maps public ids to
+/// slots. A non-retaining engine recycles the slot of an ended op.
 #[derive(Debug)]
 pub struct Engine {
     ids: SlotMap<OpId, u32>,
     /// Per slot: the id it holds.
     slot_id: Vec<OpId>,
     hot: Vec<Hot>,
-    /// Per slot: start and end times.
-    times: Vec<[u64; 2]>,
-    stages: Vec<Stages>,
+    /// The stage lists of multi-stage ops, indexed from their packed stages.
+    many: Vec<Box<[Stage]>>,
+    /// Entries of `many` free for reuse.
+    free_many: Vec<u32>,
     free_slots: Vec<u32>,
     edges: Vec<Edge>,
     free_edge: u32,
@@ -257,8 +293,8 @@ impl Engine {
             ids: SlotMap::with_key(),
             slot_id: Vec::new(),
             hot: Vec::new(),
-            times: Vec::new(),
-            stages: Vec::new(),
+            many: Vec::new(),
+            free_many: Vec::new(),
             free_slots: Vec::new(),
             edges: Vec::new(),
             free_edge: NONE,
@@ -322,8 +358,8 @@ impl Engine {
         self.ids.clear();
         self.slot_id.clear();
         self.hot.clear();
-        self.times.clear();
-        self.stages.clear();
+        self.many.clear();
+        self.free_many.clear();
         self.free_slots.clear();
         self.edges.clear();
         self.free_edge = NONE;
@@ -349,8 +385,6 @@ impl Engine {
         self.ids.reserve(additional);
         self.slot_id.reserve(additional);
         self.hot.reserve(additional);
-        self.times.reserve(additional);
-        self.stages.reserve(additional);
         self.edges.reserve(additional);
     }
 
@@ -369,18 +403,43 @@ impl Engine {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let hot = Hot { seq, ready: self.now, pending: 0, succ: NONE, stage: 0, held: 0, state: OpState::Blocked };
+        let stages = match stages {
+            Stages::None => NO_STAGES,
+            Stages::Many(list) if list.is_empty() => NO_STAGES,
+            Stages::One(stage) => stage,
+            Stages::Many(list) => {
+                let i = match self.free_many.pop() {
+                    Some(i) => {
+                        self.many[i as usize] = list;
+                        i
+                    }
+                    None => {
+                        self.many.push(list);
+                        (self.many.len() - 1) as u32
+                    }
+                };
+                Stage { resources: [NONE, i], duration: 0 }
+            }
+        };
+        let hot = Hot {
+            seq,
+            ready: self.now,
+            times: [0, 0],
+            stages,
+            pending: 0,
+            succ: NONE,
+            more: NONE,
+            stage: 0,
+            held: 0,
+            state: OpState::Blocked,
+        };
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.hot[slot as usize] = hot;
-                self.times[slot as usize] = [0, 0];
-                self.stages[slot as usize] = stages;
                 slot
             }
             None => {
                 self.hot.push(hot);
-                self.times.push([0, 0]);
-                self.stages.push(stages);
                 self.slot_id.push(OpId::default());
                 (self.hot.len() - 1) as u32
             }
@@ -396,8 +455,13 @@ impl Engine {
                 continue;
             }
             pending += 1;
-            let edge = Edge { to: slot, next: d.succ };
-            d.succ = if self.free_edge != NONE {
+            if d.succ == NONE {
+                d.succ = slot;
+                continue;
+            }
+            // The inline successor moves to the head of the list: the list stays most recent first.
+            let edge = Edge { to: std::mem::replace(&mut d.succ, slot), next: d.more };
+            d.more = if self.free_edge != NONE {
                 let e = self.free_edge;
                 self.free_edge = self.edges[e as usize].next;
                 self.edges[e as usize] = edge;
@@ -433,13 +497,13 @@ impl Engine {
     pub fn times(&self, op: OpId) -> Option<OpTimes> {
         let s = self.slot(op)?;
         let h = &self.hot[s];
-        let [start, end] = self.times[s];
+        let [start, end] = h.times;
         (h.state == OpState::Done).then_some(OpTimes { ready: h.ready, start, end })
     }
 
     /// The stages of an op still held.
     pub fn stages(&self, op: OpId) -> Option<&[Stage]> {
-        self.slot(op).map(|s| self.stages[s].as_slice())
+        self.slot(op).map(|s| unpack(&self.hot[s].stages, &self.many))
     }
 
     /// When each stage of an ended multi-stage op started (`None` for single-stage ops, or when ops
@@ -459,7 +523,7 @@ impl Engine {
             match self.slot(op) {
                 None if !self.retain => return Ok(self.now),
                 None => return Err(EngineError::UnknownDependency { dep: op }),
-                Some(s) if self.hot[s].state == OpState::Done => return Ok(self.times[s][1]),
+                Some(s) if self.hot[s].state == OpState::Done => return Ok(self.hot[s].times[1]),
                 Some(_) => {}
             }
             if !self.step() {
@@ -507,12 +571,6 @@ impl Engine {
         }
     }
 
-    fn request(&mut self, slot: u32, r: u32) {
-        let seq = self.hot[slot as usize].seq;
-        self.resources[r as usize].waiting.push(Reverse((seq, slot)));
-        self.mark_dirty(r);
-    }
-
     /// Grants free slots to waiting ops, lowest resource index first, lowest sequence number first.
     ///
     /// A grant can only add a waiter to a resource of higher index (stages acquire in ascending
@@ -546,16 +604,18 @@ impl Engine {
         let hot = &mut self.hot[s];
         hot.held += 1;
         let stage_index = hot.stage as usize;
-        let stage = self.stages[s].as_slice()[stage_index];
+        let stage = unpack(&hot.stages, &self.many)[stage_index];
         if hot.held < stage.count() {
             let next = stage.resources[hot.held as usize];
-            self.request(slot, next);
+            let seq = hot.seq;
+            self.resources[next as usize].waiting.push(Reverse((seq, slot)));
+            self.mark_dirty(next);
             return;
         }
         if stage_index == 0 {
-            self.times[s][0] = now;
+            hot.times[0] = now;
         }
-        if self.retain && matches!(self.stages[s], Stages::Many(_)) {
+        if self.retain && hot.stages.many().is_some() {
             let id = self.slot_id[s];
             match self.stage_starts.get_mut(id) {
                 Some(starts) => starts.push(now),
@@ -575,11 +635,12 @@ impl Engine {
     fn stage_end(&mut self, slot: u32) {
         let s = slot as usize;
         let hot = &mut self.hot[s];
-        let stages = self.stages[s].as_slice();
+        let stages = unpack(&hot.stages, &self.many);
         let stage = stages[hot.stage as usize];
+        let next = stages.get(hot.stage as usize + 1).map(|st| st.resources[0]);
         hot.stage += 1;
         hot.held = 0;
-        let next = stages.get(hot.stage as usize).map(|st| st.resources[0]);
+        let seq = hot.seq;
         for r in stage.resources() {
             let res = &mut self.resources[r as usize];
             res.busy -= 1;
@@ -589,7 +650,10 @@ impl Engine {
             }
         }
         match next {
-            Some(r) => self.request(slot, r),
+            Some(r) => {
+                self.resources[r as usize].waiting.push(Reverse((seq, slot)));
+                self.mark_dirty(r);
+            }
             None => {
                 self.finish(slot);
                 self.start_ready();
@@ -604,29 +668,42 @@ impl Engine {
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.state = OpState::Done;
-        let mut e = std::mem::replace(&mut hot.succ, NONE);
-        if self.stages[s].as_slice().is_empty() {
-            self.times[s][0] = now;
+        let first = std::mem::replace(&mut hot.succ, NONE);
+        let mut e = std::mem::replace(&mut hot.more, NONE);
+        if hot.stages == NO_STAGES {
+            hot.times[0] = now;
         }
-        self.times[s][1] = now;
+        hot.times[1] = now;
         self.makespan = self.makespan.max(now);
         self.done += 1;
+        if first != NONE {
+            self.release(first, now);
+        }
         while e != NONE {
             let Edge { to, next } = self.edges[e as usize];
             self.edges[e as usize].next = self.free_edge;
             self.free_edge = e;
             e = next;
-            let succ = &mut self.hot[to as usize];
-            succ.pending -= 1;
-            succ.ready = succ.ready.max(now);
-            if succ.pending == 0 {
-                self.ready.push(to);
-            }
+            self.release(to, now);
         }
         if !self.retain {
             self.ids.remove(self.slot_id[s]);
-            self.stages[s] = Stages::None;
+            if let Some(i) = self.hot[s].stages.many() {
+                self.many[i] = Box::default();
+                self.free_many.push(i as u32);
+            }
+            self.hot[s].stages = NO_STAGES;
             self.free_slots.push(slot);
+        }
+    }
+
+    /// One dependency of the op in `slot` ended at `now`.
+    fn release(&mut self, slot: u32, now: u64) {
+        let succ = &mut self.hot[slot as usize];
+        succ.pending -= 1;
+        succ.ready = succ.ready.max(now);
+        if succ.pending == 0 {
+            self.ready.push(slot);
         }
     }
 
@@ -634,12 +711,15 @@ impl Engine {
     /// resource.
     fn start_ready(&mut self) {
         while let Some(slot) = self.ready.pop() {
-            self.hot[slot as usize].state = OpState::Active;
-            match self.stages[slot as usize].as_slice().first() {
+            let hot = &mut self.hot[slot as usize];
+            hot.state = OpState::Active;
+            match unpack(&hot.stages, &self.many).first() {
                 None => self.finish(slot),
                 Some(stage) => {
                     let r = stage.resources[0];
-                    self.request(slot, r);
+                    let seq = hot.seq;
+                    self.resources[r as usize].waiting.push(Reverse((seq, slot)));
+                    self.mark_dirty(r);
                 }
             }
         }
