@@ -85,8 +85,8 @@ impl Region {
 
     /// The bytes the elements occupy when packed (numel × dtype size).
     pub fn nbytes(&self) -> usize {
-        // Cannot overflow: the layout's span in bytes was checked when the layout was built and
-        // numel never exceeds the span... except with zero strides, so check anyway.
+        // Saturates rather than wraps: a broadcast layout (stride 0) may hold more elements than
+        // its span, so the element count times the size was never checked when it was built.
         self.numel().saturating_mul(self.dtype.size())
     }
 

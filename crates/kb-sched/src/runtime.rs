@@ -370,8 +370,7 @@ impl Work {
         self.op
     }
 
-    /// Start and end of the work once it has completed: from the first op of the work to its last
-    /// (`None` until completed).
+    /// When the work ended, in picoseconds (`None` until it has completed).
     pub fn end_time(&self) -> Option<u64> {
         self.rt.inner.borrow().sim.times(self.op).map(|t| t.end)
     }
