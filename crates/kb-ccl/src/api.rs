@@ -6,6 +6,7 @@
 //! wait on it.
 
 use kb_mem::DType;
+use kb_oplog::CollectiveAlgo;
 use kb_sched::{RankCtx, Tensor, Work};
 
 use crate::collective::{Call, launch};
@@ -23,7 +24,13 @@ pub fn all_reduce(ctx: &RankCtx, group: &ProcessGroup, tensor: &Tensor, op: Redu
 pub fn all_reduce_async(ctx: &RankCtx, group: &ProcessGroup, tensor: &Tensor, op: ReduceOp) -> Result<Work, CclError> {
     const NAME: &str = "all_reduce";
     op.check(NAME, ctx.rank(), tensor.dtype())?;
-    let call = Call { rank: ctx.rank(), tensors: vec![("", tensor.clone())], op: Some(op), root: None };
+    let call = Call {
+        rank: ctx.rank(),
+        tensors: vec![("", tensor.clone())],
+        op: Some(op),
+        root: None,
+        algo: CollectiveAlgo::Ring,
+    };
     launch(ctx, group, NAME, call, ring::all_reduce)
 }
 
@@ -53,7 +60,7 @@ pub fn reduce_scatter_tensor_async(
     op.check(NAME, ctx.rank(), input.dtype())?;
     check_parts(ctx, group, NAME, output, input, "input")?;
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
-    let call = Call { rank: ctx.rank(), tensors, op: Some(op), root: None };
+    let call = Call { rank: ctx.rank(), tensors, op: Some(op), root: None, algo: CollectiveAlgo::Ring };
     launch(ctx, group, NAME, call, ring::reduce_scatter)
 }
 
@@ -80,7 +87,7 @@ pub fn all_gather_into_tensor_async(
     const NAME: &str = "all_gather_into_tensor";
     check_parts(ctx, group, NAME, input, output, "output")?;
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
-    let call = Call { rank: ctx.rank(), tensors, op: None, root: None };
+    let call = Call { rank: ctx.rank(), tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
     launch(ctx, group, NAME, call, ring::all_gather)
 }
 
@@ -102,7 +109,13 @@ pub fn broadcast_async(ctx: &RankCtx, group: &ProcessGroup, tensor: &Tensor, src
             members: group.ranks().to_vec(),
         });
     }
-    let call = Call { rank: ctx.rank(), tensors: vec![("", tensor.clone())], op: None, root: Some(src) };
+    let call = Call {
+        rank: ctx.rank(),
+        tensors: vec![("", tensor.clone())],
+        op: None,
+        root: Some(src),
+        algo: CollectiveAlgo::Ring,
+    };
     launch(ctx, group, NAME, call, ring::broadcast)
 }
 
@@ -131,7 +144,13 @@ pub fn reduce_async(
             members: group.ranks().to_vec(),
         });
     }
-    let call = Call { rank: ctx.rank(), tensors: vec![("", tensor.clone())], op: Some(op), root: Some(dst) };
+    let call = Call {
+        rank: ctx.rank(),
+        tensors: vec![("", tensor.clone())],
+        op: Some(op),
+        root: Some(dst),
+        algo: CollectiveAlgo::Ring,
+    };
     launch(ctx, group, NAME, call, ring::reduce)
 }
 
@@ -140,7 +159,13 @@ pub fn reduce_async(
 /// every member leaves when the whole all-reduce has ended.
 pub fn barrier(ctx: &RankCtx, group: &ProcessGroup) -> Result<(), CclError> {
     let token = ctx.device().empty(&[1], DType::I32)?;
-    let call = Call { rank: ctx.rank(), tensors: vec![("", token)], op: Some(ReduceOp::Sum), root: None };
+    let call = Call {
+        rank: ctx.rank(),
+        tensors: vec![("", token)],
+        op: Some(ReduceOp::Sum),
+        root: None,
+        algo: CollectiveAlgo::Ring,
+    };
     launch(ctx, group, "barrier", call, ring::barrier)?.wait()?;
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! It returns one join per member (of the ops touching that member's tensors), which the member
 //! waits on or holds as a [`Work`].
 
-use kb_oplog::OpId;
+use kb_oplog::{CollectiveAlgo, OpId};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
 use crate::{CclError, ProcessGroup, ReduceOp};
@@ -25,6 +25,8 @@ pub(crate) struct Call {
     pub(crate) op: Option<ReduceOp>,
     /// The root (a global rank), for rooted collectives.
     pub(crate) root: Option<usize>,
+    /// The algorithm, as the member chose it (filled in by [`launch`]).
+    pub(crate) algo: CollectiveAlgo,
 }
 
 impl Call {
@@ -43,12 +45,13 @@ pub(crate) fn launch(
     ctx: &RankCtx,
     group: &ProcessGroup,
     name: &'static str,
-    call: Call,
+    mut call: Call,
     record: Record,
 ) -> Result<Work, CclError> {
     for (_, t) in &call.tensors {
         check_member(ctx, group, t, name)?;
     }
+    call.algo = group.algo().unwrap_or_else(|| ctx.runtime().machine().collectives.algo);
     let rt = ctx.runtime().clone();
     let join = ctx.rendezvous(name, group.ranks(), call, move |calls: Vec<Call>| {
         check_calls(&calls)?;
@@ -103,6 +106,12 @@ fn check_calls(calls: &[Call]) -> Result<(), String> {
             && op != first_op
         {
             return Err(format!("rank {} passed op {op} but rank {} passed op {first_op}", c.rank, first.rank));
+        }
+        if c.algo != first.algo {
+            return Err(format!(
+                "rank {} chose algorithm {} but rank {} chose {}",
+                c.rank, c.algo, first.rank, first.algo
+            ));
         }
         if let (Some(root), Some(first_root)) = (c.root, first.root)
             && root != first_root

@@ -2,9 +2,12 @@
 //!
 //! The world group holds every rank. [`new_group`] is called by every rank of the world, in the
 //! same order, with the same ranks (as in PyTorch); the members get the group, the others `None`.
-//! A group is only its sorted ranks: two groups with the same ranks are the same group, and their
-//! collectives match by call order.
+//! A group is its sorted ranks and, optionally, the algorithm its collectives use
+//! ([`ProcessGroup::with_algo`]; without one, the machine config's `collectives.algo`). Groups with
+//! the same ranks meet in the same rendezvous, whatever their algorithm: their collectives match
+//! by call order, and members that chose different algorithms get an error.
 
+use kb_oplog::CollectiveAlgo;
 use kb_sched::RankCtx;
 
 use crate::CclError;
@@ -13,12 +16,23 @@ use crate::CclError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProcessGroup {
     ranks: Vec<usize>,
+    algo: Option<CollectiveAlgo>,
 }
 
 impl ProcessGroup {
     /// The default group: every rank of the world.
     pub fn world(ctx: &RankCtx) -> ProcessGroup {
-        ProcessGroup { ranks: (0..ctx.world_size()).collect() }
+        ProcessGroup { ranks: (0..ctx.world_size()).collect(), algo: None }
+    }
+
+    /// The same group, whose collectives use `algo` (per call: `&group.with_algo(algo)`).
+    pub fn with_algo(&self, algo: CollectiveAlgo) -> ProcessGroup {
+        ProcessGroup { ranks: self.ranks.clone(), algo: Some(algo) }
+    }
+
+    /// The algorithm chosen with [`ProcessGroup::with_algo`], if any (else the machine config's).
+    pub fn algo(&self) -> Option<CollectiveAlgo> {
+        self.algo
     }
 
     /// The members' global ranks, sorted.
@@ -70,5 +84,5 @@ pub fn new_group(ctx: &RankCtx, ranks: &[usize]) -> Result<Option<ProcessGroup>,
         }
         Ok(vec![(); args.len()])
     })?;
-    Ok(sorted.binary_search(&me).is_ok().then_some(ProcessGroup { ranks: sorted }))
+    Ok(sorted.binary_search(&me).is_ok().then_some(ProcessGroup { ranks: sorted, algo: None }))
 }

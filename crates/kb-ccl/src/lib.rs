@@ -30,6 +30,7 @@ mod api;
 mod collective;
 mod error;
 mod group;
+mod plan;
 mod reduce_op;
 mod ring;
 
@@ -39,4 +40,5 @@ pub use api::{
 };
 pub use error::CclError;
 pub use group::{ProcessGroup, new_group};
+pub use kb_oplog::CollectiveAlgo;
 pub use reduce_op::ReduceOp;

@@ -57,6 +57,8 @@ pub struct MachineSpec {
     pub device: DeviceSpec,
     /// How many devices there are and how they are linked.
     pub cluster: ClusterSpec,
+    /// How collectives run on the cluster, when a call does not say.
+    pub collectives: CollectiveSpec,
 }
 
 /// One accelerator device: its processing elements (PEs), memories and copy engines.
@@ -121,6 +123,84 @@ pub struct ClusterSpec {
     pub link_gbps: f64,
     /// Latency of one link hop, ns.
     pub link_latency_ns: f64,
+}
+
+/// The collectives' defaults: the algorithm a call uses when it names none, and the size of the
+/// slices a pipelined algorithm cuts its chunks into (like NCCL's `NCCL_ALGO` and its buffer
+/// steps).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CollectiveSpec {
+    /// The algorithm of a collective whose call names none.
+    pub algo: CollectiveAlgo,
+    /// Largest slice a pipelined algorithm moves as one link transfer, bytes.
+    pub slice_bytes: u64,
+}
+
+/// A collective algorithm, as named in configs and on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CollectiveAlgo {
+    /// The algorithm with the lowest predicted time for the call's size and group, by the cost
+    /// model (like NCCL's tuner); `"auto"`.
+    Auto,
+    /// Ring: the members pass chunks to their successor, in pipelined slices; `"ring"`.
+    Ring,
+    /// Direct (one-shot): every member exchanges with every other at once; `"direct"`.
+    Direct,
+    /// Recursive halving-doubling, for groups whose size is a power of two;
+    /// `"halving-doubling"` (or `"hd"`).
+    HalvingDoubling,
+    /// Double binary tree (all-reduce); `"tree"` (or `"double-binary-tree"`).
+    Tree,
+}
+
+impl CollectiveAlgo {
+    /// Every algorithm, in the order of the names' documentation.
+    pub const ALL: [CollectiveAlgo; 5] = [
+        CollectiveAlgo::Auto,
+        CollectiveAlgo::Ring,
+        CollectiveAlgo::Direct,
+        CollectiveAlgo::HalvingDoubling,
+        CollectiveAlgo::Tree,
+    ];
+
+    /// The algorithm's name, as configs and the command line write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CollectiveAlgo::Auto => "auto",
+            CollectiveAlgo::Ring => "ring",
+            CollectiveAlgo::Direct => "direct",
+            CollectiveAlgo::HalvingDoubling => "halving-doubling",
+            CollectiveAlgo::Tree => "tree",
+        }
+    }
+}
+
+impl std::fmt::Display for CollectiveAlgo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CollectiveAlgo {
+    type Err = String;
+
+    /// Parses a name (`auto`, `ring`, `direct`, `halving-doubling` or `hd`, `tree` or
+    /// `double-binary-tree`), ignoring ASCII case and accepting `_` for `-`.
+    fn from_str(text: &str) -> Result<CollectiveAlgo, String> {
+        let name = text.to_ascii_lowercase().replace('_', "-");
+        Ok(match name.as_str() {
+            "auto" => CollectiveAlgo::Auto,
+            "ring" => CollectiveAlgo::Ring,
+            "direct" | "one-shot" => CollectiveAlgo::Direct,
+            "halving-doubling" | "hd" | "recursive-halving-doubling" => CollectiveAlgo::HalvingDoubling,
+            "tree" | "double-binary-tree" | "dbt" => CollectiveAlgo::Tree,
+            _ => {
+                return Err(format!(
+                    "unknown collective algorithm `{text}` (expected auto, ring, direct, halving-doubling or tree)"
+                ));
+            }
+        })
+    }
 }
 
 /// Every way loading or checking a machine config can fail. Each names the key (as a dotted
@@ -252,7 +332,8 @@ impl MachineSpec {
     /// problem, in the order of the keys in `default_machine.toml`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.device.validate()?;
-        self.cluster.validate()
+        self.cluster.validate()?;
+        positive_int("collectives.slice_bytes", self.collectives.slice_bytes)
     }
 
     /// The directed links of the cluster, in the order of [`Topology`]'s documentation; a

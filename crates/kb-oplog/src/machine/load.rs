@@ -9,7 +9,9 @@ use std::sync::LazyLock;
 use toml::{Table, Value};
 
 use super::size::{SIZE_SYNTAX_REASON, SizeOut, parse_size};
-use super::{ClusterSpec, ConfigError, DEFAULT_MACHINE_TOML, DeviceSpec, GemmRates, MachineSpec, Topology};
+use super::{
+    ClusterSpec, CollectiveSpec, ConfigError, DEFAULT_MACHINE_TOML, DeviceSpec, GemmRates, MachineSpec, Topology,
+};
 
 /// Why torus dimensions are rejected.
 pub(super) const DIMS_REASON: &str = "must be two positive integers [x, y]";
@@ -190,7 +192,19 @@ pub(super) fn read_spec(table: &Table) -> Result<MachineSpec, ConfigError> {
         link_gbps: c.number("link_gbps")?,
         link_latency_ns: c.number("link_latency_ns")?,
     };
-    Ok(MachineSpec { device, cluster })
+    let k = root.table("collectives")?;
+    let algo = k.string("algo")?;
+    let collectives = CollectiveSpec {
+        algo: algo.parse().map_err(|_| {
+            k.invalid(
+                "algo",
+                &Value::String(algo.into()),
+                "must be one of \"auto\", \"ring\", \"direct\", \"halving-doubling\", \"tree\"",
+            )
+        })?,
+        slice_bytes: k.size("slice_bytes")?,
+    };
+    Ok(MachineSpec { device, cluster, collectives })
 }
 
 /// Torus dimensions as written in TOML and in messages: `[2, 3]`.
@@ -216,6 +230,13 @@ impl TryFrom<UserTable> for MachineSpec {
 pub(super) struct RawMachine {
     device: RawDevice,
     cluster: RawCluster,
+    collectives: RawCollectives,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RawCollectives {
+    algo: &'static str,
+    slice_bytes: SizeOut,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -252,7 +273,7 @@ struct RawCluster {
 
 impl From<MachineSpec> for RawMachine {
     fn from(spec: MachineSpec) -> RawMachine {
-        let MachineSpec { device: d, cluster: c } = spec;
+        let MachineSpec { device: d, cluster: c, collectives: k } = spec;
         let g = d.gemm_flops_per_cycle;
         RawMachine {
             device: RawDevice {
@@ -278,6 +299,7 @@ impl From<MachineSpec> for RawMachine {
                 link_gbps: c.link_gbps,
                 link_latency_ns: c.link_latency_ns,
             },
+            collectives: RawCollectives { algo: k.algo.name(), slice_bytes: SizeOut::new(k.slice_bytes) },
         }
     }
 }

@@ -23,6 +23,7 @@ fn expected_default() -> MachineSpec {
             vector_flops_per_cycle: 128.0,
         },
         cluster: ClusterSpec { ranks: 8, topology: Topology::Ring, link_gbps: 100.0, link_latency_ns: 500.0 },
+        collectives: CollectiveSpec { algo: CollectiveAlgo::Ring, slice_bytes: 512 << 10 },
     }
 }
 
@@ -57,7 +58,7 @@ fn every_default_key_is_documented_with_a_comment() {
             assert!(above.is_some_and(|l| l.starts_with('#')), "undocumented key: {line}");
         }
     }
-    assert_eq!(keys, 17);
+    assert_eq!(keys, 19);
 }
 
 #[test]
@@ -86,6 +87,10 @@ ranks = 8
 topology = "ring"
 link_gbps = 100.0
 link_latency_ns = 500.0
+
+[collectives]
+algo = "ring"
+slice_bytes = "512KiB"
 "#
     );
 }
@@ -657,4 +662,21 @@ proptest! {
             prop_assert_eq!(links[route[0]].to, device((from + 1) % n));
         }
     }
+}
+
+#[test]
+fn collectives_table_loads_names_and_rejects_unknown_algorithms() {
+    let spec = MachineSpec::from_toml_str("[collectives]\nalgo = \"hd\"\nslice_bytes = \"1MiB\"").unwrap();
+    assert_eq!(spec.collectives, CollectiveSpec { algo: CollectiveAlgo::HalvingDoubling, slice_bytes: 1 << 20 });
+    for algo in CollectiveAlgo::ALL {
+        assert_eq!(algo.name().parse::<CollectiveAlgo>(), Ok(algo));
+    }
+    assert_eq!(
+        err("[collectives]\nalgo = \"butterfly\""),
+        "invalid machine config: collectives.algo must be one of \"auto\", \"ring\", \"direct\", \"halving-doubling\", \"tree\" (got \"butterfly\")"
+    );
+    assert_eq!(
+        err("[collectives]\nslice_bytes = 0"),
+        "invalid machine config: collectives.slice_bytes must be positive (got 0)"
+    );
 }
