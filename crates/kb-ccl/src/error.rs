@@ -1,6 +1,7 @@
 //! The error type of kb-ccl.
 
 use kb_mem::DType;
+use kb_oplog::CollectiveAlgo;
 use kb_sched::SchedError;
 
 use crate::ReduceOp;
@@ -86,6 +87,19 @@ pub enum CclError {
         /// The calling rank.
         rank: usize,
         /// How the sizes disagree.
+        reason: String,
+    },
+    /// The algorithm chosen cannot run this collective on this group (halving-doubling on a group
+    /// whose size is not a power of two, a tree for a collective other than all-reduce, …).
+    #[error("{collective}: rank {rank}: algorithm {algo} {reason}")]
+    UnsupportedAlgo {
+        /// The collective called.
+        collective: &'static str,
+        /// The calling rank.
+        rank: usize,
+        /// The algorithm chosen.
+        algo: CollectiveAlgo,
+        /// Why it cannot run, e.g. "needs a group whose size is a power of two, not 6".
         reason: String,
     },
     /// `new_group` was given ranks that do not form a group of this world.
