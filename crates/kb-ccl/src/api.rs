@@ -9,7 +9,8 @@ use kb_mem::DType;
 use kb_oplog::CollectiveAlgo;
 use kb_sched::{RankCtx, Tensor, Work};
 
-use crate::collective::{Call, launch};
+use crate::algo::{Kind, dispatch, unsupported};
+use crate::collective::{Call, launch, launch_kind};
 use crate::{CclError, ProcessGroup, ReduceOp, ring};
 
 /// Reduces `tensor` across the members of `group` with `op`, in place, and waits until this
@@ -31,7 +32,7 @@ pub fn all_reduce_async(ctx: &RankCtx, group: &ProcessGroup, tensor: &Tensor, op
         root: None,
         algo: CollectiveAlgo::Ring,
     };
-    launch(ctx, group, NAME, call, ring::all_reduce)
+    launch_kind(ctx, group, NAME, call, Kind::AllReduce)
 }
 
 /// Reduces `input` across the members with `op` and leaves member `i` (in group order) the `i`-th
@@ -61,7 +62,7 @@ pub fn reduce_scatter_tensor_async(
     check_parts(ctx, group, NAME, output, input, "input")?;
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
     let call = Call { rank: ctx.rank(), tensors, op: Some(op), root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, ring::reduce_scatter)
+    launch_kind(ctx, group, NAME, call, Kind::ReduceScatter)
 }
 
 /// Gathers every member's `input` into `output`, in group order: `output` holds
@@ -88,7 +89,7 @@ pub fn all_gather_into_tensor_async(
     check_parts(ctx, group, NAME, input, output, "output")?;
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
     let call = Call { rank: ctx.rank(), tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, ring::all_gather)
+    launch_kind(ctx, group, NAME, call, Kind::AllGather)
 }
 
 /// Copies the root `src`'s (a global rank, a member) `tensor` into every other member's `tensor`,
@@ -116,7 +117,7 @@ pub fn broadcast_async(ctx: &RankCtx, group: &ProcessGroup, tensor: &Tensor, src
         root: Some(src),
         algo: CollectiveAlgo::Ring,
     };
-    launch(ctx, group, NAME, call, ring::broadcast)
+    launch_kind(ctx, group, NAME, call, Kind::Broadcast)
 }
 
 /// Reduces `tensor` across the members with `op` into the root `dst`'s (a global rank, a member)
@@ -151,7 +152,7 @@ pub fn reduce_async(
         root: Some(dst),
         algo: CollectiveAlgo::Ring,
     };
-    launch(ctx, group, NAME, call, ring::reduce)
+    launch_kind(ctx, group, NAME, call, Kind::Reduce)
 }
 
 /// Waits until every member of `group` has called it. Like PyTorch's NCCL barrier, it is an
@@ -166,7 +167,13 @@ pub fn barrier(ctx: &RankCtx, group: &ProcessGroup) -> Result<(), CclError> {
         root: None,
         algo: CollectiveAlgo::Ring,
     };
-    launch(ctx, group, "barrier", call, ring::barrier)?.wait()?;
+    if group.contains(ctx.rank())
+        && let Some(algo) = group.algo()
+        && let Some(reason) = unsupported(Kind::AllReduce, algo, group.size())
+    {
+        return Err(CclError::UnsupportedAlgo { collective: "barrier", rank: ctx.rank(), algo, reason });
+    }
+    launch(ctx, group, "barrier", call, |rt, calls| ring::barrier(rt, calls, dispatch(Kind::AllReduce)))?.wait()?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 use kb_oplog::{CollectiveAlgo, OpId};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
+use crate::algo::{Kind, dispatch, unsupported};
 use crate::{CclError, ProcessGroup, ReduceOp};
 
 /// One member's call, as the group's code sees it.
@@ -58,6 +59,25 @@ pub(crate) fn launch(
         record(&rt, &calls).map_err(|e| e.to_string())
     })?;
     Ok(Work::from_op(ctx.runtime(), join))
+}
+
+/// [`launch`] with the recorder of `kind` for the member's algorithm, which is first checked to
+/// run `kind` on `group` (else [`CclError::UnsupportedAlgo`], before the rendezvous: no op is
+/// recorded).
+pub(crate) fn launch_kind(
+    ctx: &RankCtx,
+    group: &ProcessGroup,
+    name: &'static str,
+    call: Call,
+    kind: Kind,
+) -> Result<Work, CclError> {
+    let algo = group.algo().unwrap_or_else(|| ctx.runtime().machine().collectives.algo);
+    if group.contains(ctx.rank())
+        && let Some(reason) = unsupported(kind, algo, group.size())
+    {
+        return Err(CclError::UnsupportedAlgo { collective: name, rank: ctx.rank(), algo, reason });
+    }
+    launch(ctx, group, name, call, dispatch(kind))
 }
 
 /// Checks what one member can check alone.

@@ -26,13 +26,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod algo;
 mod api;
 mod collective;
+mod direct;
 mod error;
 mod group;
+mod hd;
 mod plan;
 mod reduce_op;
 mod ring;
+mod tree;
 
 pub use api::{
     all_gather_into_tensor, all_gather_into_tensor_async, all_reduce, all_reduce_async, barrier, broadcast,

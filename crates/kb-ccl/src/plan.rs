@@ -2,7 +2,7 @@
 //! a member's tensor, a scratch buffer: disjoint by construction) in O(1) per op; the runtime's own
 //! hazards are used only at the edges, by one entry join and one exit join per member over its
 //! tensors, so a collective of `n` members costs O(n) hazard work per member rather than O(n²).
-//! Also the helpers that cut tensors into chunks and regions.
+//! Also the helpers that cut tensors into chunks, slices and regions ([`Grid`]).
 
 use std::sync::Arc;
 
@@ -16,6 +16,57 @@ use crate::collective::Call;
 pub(crate) fn chunk(count: usize, n: usize, k: usize) -> (usize, usize) {
     let (base, rem) = (count / n, count % n);
     (k * base + k.min(rem), base + usize::from(k < rem))
+}
+
+/// How a collective cuts a flat buffer of `count` elements: into `n` chunks ([`chunk`]), each cut
+/// into slices of at most `slice` elements (the config's `collectives.slice_bytes`), so that one
+/// slice's transfer overlaps another's reduction. A *cell* is one slice of one chunk; cell
+/// `(k, j)` has index `k × per_chunk + j` within its buffer's slots.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    count: usize,
+    n: usize,
+    slice: usize,
+    per_chunk: usize,
+}
+
+impl Grid {
+    /// The grid of `count` elements of `dtype` in `n` chunks, with the slice size of `rt`'s machine.
+    pub(crate) fn new(rt: &Runtime, count: usize, n: usize, dtype: DType) -> Grid {
+        let bytes = rt.machine().collectives.slice_bytes;
+        let slice = usize::try_from(bytes / dtype.size() as u64).unwrap_or(usize::MAX).max(1);
+        let longest = chunk(count, n.max(1), 0).1;
+        Grid { count, n: n.max(1), slice, per_chunk: longest.div_ceil(slice).max(1) }
+    }
+
+    /// Start and length of chunk `k`.
+    pub(crate) fn chunk(&self, k: usize) -> (usize, usize) {
+        chunk(self.count, self.n, k)
+    }
+
+    /// The non-empty cells of chunk `k`: `(cell index, start, len)`, start counted from the
+    /// buffer's first element.
+    pub(crate) fn cells(&self, k: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let (start, len) = self.chunk(k);
+        let (slice, base) = (self.slice, k * self.per_chunk);
+        (0..len.div_ceil(slice)).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
+    }
+
+    /// The cells of chunks `ks`, in order.
+    pub(crate) fn cells_of(&self, ks: std::ops::Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let grid = *self;
+        ks.flat_map(move |k| grid.cells(k))
+    }
+
+    /// Every non-empty cell, chunk by chunk.
+    pub(crate) fn all_cells(&self) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        self.cells_of(0..self.n)
+    }
+
+    /// Slots a buffer cut by this grid needs.
+    pub(crate) fn slots(&self) -> usize {
+        self.n * self.per_chunk
+    }
 }
 
 /// A part of one member's memory the algorithm accesses as a unit; slots never overlap.
@@ -41,6 +92,8 @@ pub(crate) struct Plan<'a> {
     readers: Vec<Vec<OpId>>,
     /// Reused for each op's dependencies.
     deps: Vec<OpId>,
+    /// PEs per device: reductions and copies are spread over them by slice.
+    pes: u32,
 }
 
 impl<'a> Plan<'a> {
@@ -63,7 +116,9 @@ impl<'a> Plan<'a> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let slots = per_member * reads.len();
+        let pes = rt.machine().device.pes;
         Ok(Plan {
+            pes,
             rt,
             label,
             per_member,
@@ -117,49 +172,92 @@ impl<'a> Plan<'a> {
         Ok(id)
     }
 
-    /// A link transfer of `src` (in slot `from`) into `dst` (in slot `to`, on another device).
+    /// A link transfer of `src` (with its slot) into `dst` (on another device).
     pub(crate) fn transfer(
         &mut self,
-        src: Region,
-        from: Slot,
-        dst: Region,
-        to: Slot,
+        (src, from): (Region, Slot),
+        (dst, to): (Region, Slot),
         label: &Label,
     ) -> Result<OpId, SchedError> {
         self.op(OpKind::LinkTransfer { src, dst }, label, &[from], &[to])
     }
 
-    /// `dst = op(dst, src)` on PE 0 of `dst`'s device.
-    #[allow(clippy::too_many_arguments)] // Each region comes with its slot.
+    /// PE `lane` (modulo the device's PEs) of `region`'s device.
+    fn pe(&self, region: &Region, lane: usize) -> Pe {
+        Pe { device: region.space.device(), pe: (lane % self.pes as usize) as u32 }
+    }
+
+    /// `dst = op(dst, src)` on PE `lane` (modulo the PEs) of `dst`'s device.
     pub(crate) fn reduce_into(
         &mut self,
-        src: Region,
-        from: Slot,
-        dst: Region,
-        to: Slot,
+        (src, from): (Region, Slot),
+        (dst, to): (Region, Slot),
         op: BinaryOp,
+        lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        let pe = Pe { device: dst.space.device(), pe: 0 };
+        let pe = self.pe(&dst, lane);
         self.op(OpKind::ReduceInto { pe, src, dst, op }, label, &[from, to], &[to])
     }
 
-    /// A copy within one device, by PE 0's DMA engine.
-    pub(crate) fn copy(
+    /// `out = op(a, b)` on PE `lane` of `out`'s device: the out-of-place form of
+    /// [`Plan::reduce_into`], with the same arithmetic and rounding.
+    pub(crate) fn combine(
         &mut self,
-        src: Region,
-        from: Slot,
-        dst: Region,
-        to: Slot,
+        (a, a_at): (Region, Slot),
+        (b, b_at): (Region, Slot),
+        (out, out_at): (Region, Slot),
+        op: BinaryOp,
+        lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        let pe = Pe { device: dst.space.device(), pe: 0 };
+        let pe = self.pe(&out, lane);
+        let kind = OpKind::Vector { pe, op: VectorOp::Binary { op, a, b, out } };
+        self.op(kind, label, &[a_at, b_at], &[out_at])
+    }
+
+    /// Reduces `xs` (at least two) in their order — `((x0 op x1) op x2) …`, rounded at each step —
+    /// into `out`, through `acc` when `out` is one of the `xs` or is read by others meanwhile
+    /// (without `acc`, `out` accumulates directly). Every member that runs the same chain over the
+    /// same values gets the same bytes.
+    pub(crate) fn chain(
+        &mut self,
+        xs: &[(Region, Slot)],
+        acc: Option<(Region, Slot)>,
+        out: (Region, Slot),
+        op: BinaryOp,
+        lane: usize,
+        label: &Label,
+    ) -> Result<(), SchedError> {
+        let [x0, x1, rest @ ..] = xs else { return Ok(()) };
+        let Some((last, middle)) = rest.split_last() else {
+            self.combine(x0.clone(), x1.clone(), out, op, lane, label)?;
+            return Ok(());
+        };
+        let acc = acc.unwrap_or_else(|| out.clone());
+        self.combine(x0.clone(), x1.clone(), acc.clone(), op, lane, label)?;
+        for x in middle {
+            self.reduce_into(x.clone(), acc.clone(), op, lane, label)?;
+        }
+        self.combine(acc, last.clone(), out, op, lane, label)?;
+        Ok(())
+    }
+
+    /// A copy within one device, by PE `lane`'s DMA engine.
+    pub(crate) fn copy(
+        &mut self,
+        (src, from): (Region, Slot),
+        (dst, to): (Region, Slot),
+        lane: usize,
+        label: &Label,
+    ) -> Result<OpId, SchedError> {
+        let pe = self.pe(&dst, lane);
         self.op(OpKind::Dma { pe, src, dst }, label, &[from], &[to])
     }
 
-    /// Divides `region` (slot `at`) by `n` in place on PE 0 of its device (`avg`'s last step).
-    pub(crate) fn divide(&mut self, region: Region, at: Slot, n: usize) -> Result<OpId, SchedError> {
-        let pe = Pe { device: region.space.device(), pe: 0 };
+    /// Divides `region` (slot `at`) by `n` in place on PE `lane` of its device (`avg`'s last step).
+    pub(crate) fn divide(&mut self, (region, at): (Region, Slot), n: usize, lane: usize) -> Result<OpId, SchedError> {
+        let pe = self.pe(&region, lane);
         let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
         self.op(OpKind::Vector { pe, op }, &Label::new("avg"), &[at], &[at])
     }
@@ -178,6 +276,30 @@ impl<'a> Plan<'a> {
             exits.push(self.rt.record_op(Op::labelled(OpKind::Join, self.label), &r, &w, &deps)?);
         }
         Ok(exits)
+    }
+}
+
+/// One buffer per member (a tensor or a scratch buffer), flat, with the first of its slots.
+#[derive(Debug, Clone)]
+pub(crate) struct Buf {
+    mem: Vec<Region>,
+    base: usize,
+}
+
+impl Buf {
+    /// The flat tensors `tensors` (one per member), whose slots start at `base`.
+    pub(crate) fn new(tensors: &[Tensor], base: usize) -> Result<Buf, SchedError> {
+        Ok(Buf { mem: regions(tensors)?, base })
+    }
+
+    /// Slot `index` of member `p`'s buffer.
+    pub(crate) fn at(&self, p: usize, index: usize) -> Slot {
+        Slot { member: p, index: self.base + index }
+    }
+
+    /// Elements `start .. start + len` of member `p`'s buffer, with its slot `index`.
+    pub(crate) fn cell(&self, p: usize, index: usize, start: usize, len: usize) -> Result<(Region, Slot), SchedError> {
+        Ok((part(&self.mem[p], start, len)?, self.at(p, index)))
     }
 }
 

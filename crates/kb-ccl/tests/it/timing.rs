@@ -13,21 +13,28 @@ fn ps(ns: f64) -> u64 {
     (ns * 1000.0).round() as u64
 }
 
-/// The closed form, from the machine spec alone: 2(n−1) link hops of `latency + chunk/link_gbps`
-/// (neighbours on the ring are one hop apart), plus, in each of the n−1 reduce-scatter steps, one
-/// reduce-into on the receiver's vector unit: `max(chunk elements / (flops per cycle · clock),
-/// 3 · chunk bytes / HBM share)` (it reads the incoming scratch and the accumulator and writes the
-/// accumulator, all in HBM).
+/// The closed form, from the machine spec alone. Each chunk (`chunk_elems`) moves in `S` slices
+/// of at most `collectives.slice_bytes`; a slice's hop takes `h = latency + slice/link_gbps`
+/// (neighbours on the ring are one hop apart) and its reduce-into on the receiver's vector unit
+/// `r = max(slice elements / (flops per cycle · clock), 3 · slice bytes / HBM share)` (it reads the
+/// incoming scratch and the accumulator and writes the accumulator, all in HBM).
+///
+/// - One slice: each of the n−1 reduce-scatter steps is a hop then a reduce, each of the n−1
+///   all-gather steps a hop: `(n−1)(h + r) + (n−1)h`.
+/// - `S ≥ 2` slices with `r ≤ (S−1)h`: slice `j + 1` crosses the link while slice `j` is reduced
+///   (on another PE), and slice `j` of the next step is ready before the link frees, so every
+///   member's outgoing link is busy from start to end: `2(n−1)·S·h`.
 fn closed_form(spec: &MachineSpec, n: u64, chunk_elems: u64, elem_bytes: u64) -> u64 {
-    let (d, c) = (&spec.device, &spec.cluster);
-    let chunk_bytes = chunk_elems * elem_bytes;
-    let hop = ps(c.link_latency_ns) + ps(chunk_bytes as f64 / c.link_gbps);
-    let slots = ((d.hbm_gbps / d.dma_gbps).floor() as u64).max(1);
-    let share = d.hbm_gbps / slots as f64;
-    let compute = ps(chunk_elems as f64 / (d.vector_flops_per_cycle * d.clock_ghz));
-    let memory = ps((3 * chunk_bytes) as f64 / share);
-    let reduce = compute.max(memory);
-    (n - 1) * (hop + reduce) + (n - 1) * hop
+    let slice_elems = (spec.collectives.slice_bytes / elem_bytes).min(chunk_elems);
+    assert_eq!(chunk_elems % slice_elems, 0, "the closed form below is for whole slices");
+    let slices = chunk_elems / slice_elems;
+    let (hop, reduce) = hop_and_reduce(spec, slice_elems, elem_bytes);
+    if slices == 1 {
+        (n - 1) * (hop + reduce) + (n - 1) * hop
+    } else {
+        assert!(reduce <= (slices - 1) * hop, "the link is the bottleneck");
+        2 * (n - 1) * slices * hop
+    }
 }
 
 fn measure(n: u32, count: usize, dtype: DType) -> (u64, MachineSpec) {
@@ -56,6 +63,7 @@ fn an_uncontended_ring_all_reduce_takes_its_closed_form() {
         (5, 5 * 777, DType::BF16),
         (8, 1 << 20, DType::F32),
         (8, 8, DType::I32),
+        (4, 1 << 22, DType::BF16),
     ] {
         let (took, spec) = measure(n, count, dtype);
         let want = closed_form(&spec, u64::from(n), (count / n as usize) as u64, dtype.size() as u64);
@@ -105,9 +113,16 @@ fn an_uncontended_reduce_scatter_takes_n_minus_1_hops_and_reduces() {
             let out = ctx.device().empty(&[m], DType::F32)?;
             Ok(reduce_scatter_tensor_async(ctx, &ProcessGroup::world(ctx), &out, &x, ReduceOp::Sum)?.wait()?)
         });
-        let (hop, reduce) = hop_and_reduce(&spec, m as u64, 4);
+        // Each part moves in slices; with one slice, each of the n−1 steps is a hop then a
+        // reduce. With two ranks and S slices, the S hops run back to back and the last slice's
+        // reduce ends last.
+        let slice = (spec.collectives.slice_bytes / 4).min(m as u64);
+        let slices = m as u64 / slice;
+        let (hop, reduce) = hop_and_reduce(&spec, slice, 4);
+        let want = if slices == 1 { u64::from(n - 1) * (hop + reduce) } else { slices * hop + reduce };
+        assert!(slices == 1 || n == 2);
         for (start, end) in spans {
-            assert_eq!(end - start, u64::from(n - 1) * (hop + reduce), "{n} ranks, {m} per rank");
+            assert_eq!(end - start, want, "{n} ranks, {m} per rank");
         }
     }
 }
@@ -176,22 +191,24 @@ fn all_reduces_on_disjoint_neighbour_groups_do_not_slow_each_other() {
 }
 
 #[test]
-fn a_broadcast_pipelines_its_chunks_along_the_chain() {
-    // n chunks of c elements, one hop h each. Chunk k reaches the member i hops down the chain
-    // from the root at (i + k)·h, and that member forwards it by (i + k + 1)·h. A member's work
-    // covers its sends too, so it ends at (i + n)·h — except the last member, which only
-    // receives: (2n − 2)·h.
-    for (n, root) in [(2u32, 0usize), (4, 1), (7, 6)] {
-        let c = 4096usize;
+fn a_broadcast_pipelines_its_slices_along_the_chain() {
+    // S slices, one hop h each. Slice k reaches the member i hops down the chain from the root at
+    // (i + k + 1)·h, and that member forwards it by (i + k + 2)·h. A member's work covers its sends
+    // too, so it ends at (i + S)·h — except the last member, which only receives: (n + S − 2)·h.
+    for (n, root, slices) in [(2u32, 0usize, 1u64), (4, 1, 4), (7, 6, 3), (5, 2, 1)] {
+        let spec = MachineSpec::default();
+        let count = (slices * spec.collectives.slice_bytes / 4) as usize;
         let (spans, spec) = spans(n, move |ctx| {
-            let t = ctx.device().empty(&[n as usize * c], DType::F32)?;
+            let t = ctx.device().empty(&[count], DType::F32)?;
             Ok(broadcast_async(ctx, &ProcessGroup::world(ctx), &t, root)?.wait()?)
         });
-        let (hop, _) = hop_and_reduce(&spec, c as u64, 4);
+        let slice = (spec.collectives.slice_bytes / 4).min(count as u64);
+        assert_eq!(count as u64, slices * slice);
+        let (hop, _) = hop_and_reduce(&spec, slice, 4);
         for (rank, (start, end)) in spans.iter().enumerate() {
             let i = (rank + n as usize - root) % n as usize;
             let n = u64::from(n);
-            let want = if i as u64 == n - 1 { (2 * n - 2) * hop } else { (i as u64 + n) * hop };
+            let want = if i as u64 == n - 1 { (n + slices - 2) * hop } else { (i as u64 + slices) * hop };
             assert_eq!(end - start, want, "{n} ranks, root {root}: rank {rank}");
         }
     }

@@ -1,0 +1,121 @@
+//! Which algorithm records a collective: the member's choice ([`CollectiveAlgo`], from its group
+//! or the machine config), checked before the rendezvous, and `auto`'s choice, made once for the
+//! group at the rendezvous.
+//!
+//! `auto` is NCCL's tuner done with the simulator itself: for each algorithm that can run the call,
+//! it records the collective on a scratch timing-only runtime of the same machine — tensors of the
+//! same shapes on the same devices, an idle machine — and takes the one whose collective ends
+//! first (ties go to the earlier of ring, tree, halving-doubling, direct). The prediction is the
+//! cost model's own, so it accounts for the topology's routes and link sharing; it ignores other
+//! traffic in flight, as NCCL's tuner does. It costs one timing-only recording per candidate.
+
+use kb_oplog::{CollectiveAlgo, Mode, OpId};
+use kb_sched::{Runtime, SchedError};
+
+use crate::collective::{Call, Record};
+use crate::{direct, hd, ring, tree};
+
+/// The collectives whose algorithm can be chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `all_reduce` (and `barrier`).
+    AllReduce,
+    /// `reduce_scatter_tensor`.
+    ReduceScatter,
+    /// `all_gather_into_tensor`.
+    AllGather,
+    /// `broadcast`.
+    Broadcast,
+    /// `reduce`.
+    Reduce,
+}
+
+/// The candidates of `auto`, in tie-break order.
+const CANDIDATES: [CollectiveAlgo; 4] =
+    [CollectiveAlgo::Ring, CollectiveAlgo::Tree, CollectiveAlgo::HalvingDoubling, CollectiveAlgo::Direct];
+
+/// Why `algo` cannot run `kind` on a group of `n` members, if it cannot (`auto` always can).
+pub(crate) fn unsupported(kind: Kind, algo: CollectiveAlgo, n: usize) -> Option<String> {
+    match algo {
+        CollectiveAlgo::Auto | CollectiveAlgo::Ring | CollectiveAlgo::Direct => None,
+        CollectiveAlgo::HalvingDoubling => hd::unsupported(n),
+        CollectiveAlgo::Tree => {
+            (kind != Kind::AllReduce).then(|| "runs all-reduce only (use ring, direct or halving-doubling)".into())
+        }
+    }
+}
+
+/// The recorder of `kind` by `algo` (not `auto`).
+fn recorder(kind: Kind, algo: CollectiveAlgo) -> Record {
+    use CollectiveAlgo as A;
+    match (kind, algo) {
+        (Kind::AllReduce, A::Direct) => direct::all_reduce,
+        (Kind::AllReduce, A::HalvingDoubling) => hd::all_reduce,
+        (Kind::AllReduce, A::Tree) => tree::all_reduce,
+        (Kind::AllReduce, _) => ring::all_reduce,
+        (Kind::ReduceScatter, A::Direct) => direct::reduce_scatter,
+        (Kind::ReduceScatter, A::HalvingDoubling) => hd::reduce_scatter,
+        (Kind::ReduceScatter, _) => ring::reduce_scatter,
+        (Kind::AllGather, A::Direct) => direct::all_gather,
+        (Kind::AllGather, A::HalvingDoubling) => hd::all_gather,
+        (Kind::AllGather, _) => ring::all_gather,
+        (Kind::Broadcast, A::Direct) => direct::broadcast,
+        (Kind::Broadcast, A::HalvingDoubling) => hd::broadcast,
+        (Kind::Broadcast, _) => ring::broadcast,
+        (Kind::Reduce, A::Direct) => direct::reduce,
+        (Kind::Reduce, A::HalvingDoubling) => hd::reduce,
+        (Kind::Reduce, _) => ring::reduce,
+    }
+}
+
+/// Records `kind` for the members' `calls` (checked to agree) with their algorithm, choosing one
+/// first when it is `auto`.
+pub(crate) fn record(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<Vec<OpId>, SchedError> {
+    let algo = calls.first().map_or(CollectiveAlgo::Ring, |c| c.algo);
+    let algo = if algo == CollectiveAlgo::Auto { choose(rt, calls, kind)? } else { algo };
+    recorder(kind, algo)(rt, calls)
+}
+
+/// The recorder of `kind` that dispatches on the members' algorithm ([`record`]).
+pub(crate) fn dispatch(kind: Kind) -> Record {
+    match kind {
+        Kind::AllReduce => |rt, calls| record(rt, calls, Kind::AllReduce),
+        Kind::ReduceScatter => |rt, calls| record(rt, calls, Kind::ReduceScatter),
+        Kind::AllGather => |rt, calls| record(rt, calls, Kind::AllGather),
+        Kind::Broadcast => |rt, calls| record(rt, calls, Kind::Broadcast),
+        Kind::Reduce => |rt, calls| record(rt, calls, Kind::Reduce),
+    }
+}
+
+/// The algorithm `auto` picks for `calls`: the candidate whose dry run ends first.
+pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<CollectiveAlgo, SchedError> {
+    let mut best: Option<(u64, CollectiveAlgo)> = None;
+    for algo in CANDIDATES {
+        if unsupported(kind, algo, calls.len()).is_some() {
+            continue;
+        }
+        let time = dry_run(rt, calls, recorder(kind, algo))?;
+        if best.is_none_or(|(t, _)| time < t) {
+            best = Some((time, algo));
+        }
+    }
+    Ok(best.map_or(CollectiveAlgo::Ring, |(_, algo)| algo))
+}
+
+/// The simulated time `record` takes for `calls` on an idle, timing-only copy of `rt`'s machine.
+fn dry_run(rt: &Runtime, calls: &[Call], record: Record) -> Result<u64, SchedError> {
+    let scratch = Runtime::new(rt.machine(), Mode::TIMING)?;
+    let shadow = calls
+        .iter()
+        .map(|c| {
+            let tensors = c
+                .tensors
+                .iter()
+                .map(|(name, t)| Ok((*name, scratch.device(t.device())?.empty(t.shape(), t.dtype())?)))
+                .collect::<Result<Vec<_>, SchedError>>()?;
+            Ok(Call { tensors, ..c.clone() })
+        })
+        .collect::<Result<Vec<_>, SchedError>>()?;
+    record(&scratch, &shadow)?;
+    Ok(scratch.run_all())
+}
