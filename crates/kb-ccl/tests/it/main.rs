@@ -1,5 +1,6 @@
 //! kb-ccl integration tests: one file per behaviour.
 
+mod algorithms;
 mod all_reduce;
 mod collectives;
 mod errors;

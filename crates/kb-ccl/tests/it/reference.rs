@@ -50,7 +50,7 @@ pub(crate) fn read_bits(t: &Tensor) -> Result<Vec<u32>, SchedError> {
     })
 }
 
-fn combine(op: ReduceOp, dtype: DType, a: f32, b: f32) -> f32 {
+pub(crate) fn combine(op: ReduceOp, dtype: DType, a: f32, b: f32) -> f32 {
     if dtype.is_int() {
         let (a, b) = (a as i32, b as i32);
         let r = match op {
