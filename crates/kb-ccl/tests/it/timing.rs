@@ -213,3 +213,28 @@ fn a_broadcast_pipelines_its_slices_along_the_chain() {
         }
     }
 }
+
+#[test]
+fn ring_all_reduce_bus_bandwidth_approaches_the_link_bandwidth_as_size_grows() {
+    // nccl-tests' bus bandwidth: size / time × 2(n−1)/n. Per slice the link also carries its
+    // latency, so the ceiling is slice / (latency + slice / link_gbps): 91% on the default machine.
+    let n = 8u32;
+    let (mut first, mut last) = (None, 0.0);
+    for mib in [1usize, 8, 64, 256] {
+        let count = mib << 18;
+        let (took, spec) = measure(n, count, DType::F32);
+        let bytes = (count * 4) as f64;
+        let busbw = bytes / (took as f64 / 1e3) * 2.0 * f64::from(n - 1) / f64::from(n);
+        assert!(busbw >= last, "{mib} MiB: busbw {busbw} GB/s fell (was {last})");
+        first.get_or_insert(busbw);
+        last = busbw;
+        if mib == 256 {
+            let c = &spec.cluster;
+            let slice = spec.collectives.slice_bytes as f64;
+            let ceiling = c.link_gbps * (slice / c.link_gbps) / (c.link_latency_ns + slice / c.link_gbps);
+            assert!(busbw > 0.97 * ceiling && busbw <= ceiling, "busbw {busbw} GB/s, ceiling {ceiling} GB/s");
+            assert!(busbw > 0.85 * c.link_gbps, "busbw {busbw} GB/s on {} GB/s links", c.link_gbps);
+            assert!(first.is_some_and(|f| f < 0.9 * busbw), "small sizes pay more latency: {first:?}");
+        }
+    }
+}
