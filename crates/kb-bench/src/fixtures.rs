@@ -220,6 +220,25 @@ pub fn spawn_1024_small_kernels() -> Result<u64, kb_sched::SpawnError> {
     Ok(rt.makespan())
 }
 
+/// A timing-only ring all-reduce of `bytes` bytes of f32 on each of `ranks` ranks (one device
+/// each, on the ring topology), in `mode` (a timing mode); returns the collective's simulated time
+/// in picoseconds.
+pub fn ring_all_reduce(ranks: usize, bytes: usize, mode: Mode) -> Result<u64, kb_sched::SpawnError> {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = ranks as u32;
+    spec.cluster.topology = kb_oplog::Topology::Ring;
+    spec.collectives.algo = kb_oplog::CollectiveAlgo::Ring;
+    let rt = kb_sched::Runtime::new(spec, mode).map_err(|e| kb_sched::SpawnError::Setup(e.to_string()))?;
+    let ends = rt.spawn(ranks, move |ctx| {
+        let t = ctx.device().empty(&[bytes / 4], DType::F32)?;
+        let start = ctx.runtime().now();
+        let end =
+            kb_ccl::all_reduce_async(&ctx, &kb_ccl::ProcessGroup::world(&ctx), &t, kb_ccl::ReduceOp::Sum)?.wait()?;
+        Ok::<_, kb_ccl::CclError>(end - start)
+    })?;
+    Ok(ends.into_iter().max().unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,8 +88,7 @@ pub(crate) struct Plan<'a> {
     writes: Vec<Vec<Tensor>>,
     /// Per member: the join every op touching its memory runs after.
     entry: Vec<OpId>,
-    last_write: Vec<Option<OpId>>,
-    readers: Vec<Vec<OpId>>,
+    slots: Vec<SlotState>,
     /// Reused for each op's dependencies.
     deps: Vec<OpId>,
     /// PEs per device: reductions and copies are spread over them by slice.
@@ -125,10 +124,14 @@ impl<'a> Plan<'a> {
             reads,
             writes,
             entry,
-            last_write: vec![None; slots],
-            readers: vec![Vec::new(); slots],
+            slots: vec![SlotState::default(); slots],
             deps: Vec::new(),
         })
+    }
+
+    /// Makes room in the runtime for `ops` more ops, about to be recorded.
+    pub(crate) fn reserve(&self, ops: usize) {
+        self.rt.reserve_ops(ops);
     }
 
     fn at(&self, slot: Slot) -> usize {
@@ -145,29 +148,31 @@ impl<'a> Plan<'a> {
     ) -> Result<OpId, SchedError> {
         let mut deps = std::mem::take(&mut self.deps);
         deps.clear();
-        deps.extend(reads.iter().chain(writes).map(|s| self.entry[s.member]));
-        for s in reads {
-            deps.extend(self.last_write[self.at(*s)]);
-        }
-        for s in writes {
-            let at = self.at(*s);
-            deps.extend(self.last_write[at]);
-            deps.extend(self.readers[at].iter().copied());
+        for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
+            let state = &self.slots[self.at(*s)];
+            // A slot's first access waits for the member's entry join; later ones wait for
+            // earlier accesses, which did.
+            if state.is_fresh() {
+                deps.push(self.entry[s.member]);
+            }
+            deps.extend(state.last_write);
+            if write {
+                deps.extend(state.readers());
+            }
         }
         deps.sort_unstable();
         deps.dedup();
         let op = Op { kind, label: Some(label.0.clone()) };
-        let id = self.rt.record_op(op, &[], &[], &deps);
+        let id = self.rt.record_after(&op, &deps);
         self.deps = deps;
         let id = id?;
         for s in reads {
             let at = self.at(*s);
-            self.readers[at].push(id);
+            self.slots[at].read_by(id);
         }
         for s in writes {
             let at = self.at(*s);
-            self.last_write[at] = Some(id);
-            self.readers[at].clear();
+            self.slots[at].written_by(id);
         }
         Ok(id)
     }
@@ -268,9 +273,9 @@ impl<'a> Plan<'a> {
         let mut exits = Vec::with_capacity(self.entry.len());
         for (p, (r, w)) in self.reads.iter().zip(&self.writes).enumerate() {
             let mut deps = vec![self.entry[p]];
-            for at in p * self.per_member..(p + 1) * self.per_member {
-                deps.extend(self.last_write[at]);
-                deps.extend(self.readers[at].iter().copied());
+            for state in &self.slots[p * self.per_member..(p + 1) * self.per_member] {
+                deps.extend(state.last_write);
+                deps.extend(state.readers());
             }
             let (r, w): (Vec<&Tensor>, Vec<&Tensor>) = (r.iter().collect(), w.iter().collect());
             exits.push(self.rt.record_op(Op::labelled(OpKind::Join, self.label), &r, &w, &deps)?);
@@ -300,6 +305,41 @@ impl Buf {
     /// Elements `start .. start + len` of member `p`'s buffer, with its slot `index`.
     pub(crate) fn cell(&self, p: usize, index: usize, start: usize, len: usize) -> Result<(Region, Slot), SchedError> {
         Ok((part(&self.mem[p], start, len)?, self.at(p, index)))
+    }
+}
+
+/// What a [`Plan`] remembers of one slot: its last write and the reads since, the first read
+/// inline (most slots have at most one reader at a time).
+#[derive(Debug, Clone, Default)]
+struct SlotState {
+    last_write: Option<OpId>,
+    first_reader: Option<OpId>,
+    more_readers: Vec<OpId>,
+}
+
+impl SlotState {
+    /// Whether no op has accessed the slot yet.
+    fn is_fresh(&self) -> bool {
+        self.last_write.is_none() && self.first_reader.is_none()
+    }
+
+    /// The reads since the last write.
+    fn readers(&self) -> impl Iterator<Item = OpId> + '_ {
+        self.first_reader.into_iter().chain(self.more_readers.iter().copied())
+    }
+
+    fn read_by(&mut self, op: OpId) {
+        if self.first_reader.is_none() {
+            self.first_reader = Some(op);
+        } else {
+            self.more_readers.push(op);
+        }
+    }
+
+    fn written_by(&mut self, op: OpId) {
+        self.last_write = Some(op);
+        self.first_reader = None;
+        self.more_readers.clear();
     }
 }
 

@@ -62,6 +62,7 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
             Label::new("all_reduce ring gather"),
         );
         let combine = op.combine();
+        plan.reserve(3 * (n - 1) * grid.slots() + n);
         for s in 0..n - 1 {
             let buf = &bufs[s % 2];
             for p in 0..n {

@@ -92,14 +92,39 @@ impl Sim {
     /// Validates `op`, times it after `deps`, and returns its id.
     pub fn record(&mut self, op: impl Into<Op>, deps: &[OpId]) -> Result<OpId, OpLogError> {
         let op = op.into();
-        self.check(&op)?;
-        let stages = self.cost.stages(&op.kind);
-        let id = self.engine.add(stages, deps)?;
+        let id = self.time(&op, deps)?;
         if self.mode.keep_ops {
             self.ops.insert(id, op);
             self.order.push(id);
         }
         Ok(id)
+    }
+
+    /// As [`Sim::record`], from a borrowed op, which is copied only when ops are kept: the
+    /// cheaper call for a caller that records many ops in timing-only lean mode.
+    pub fn record_ref(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
+        let id = self.time(op, deps)?;
+        if self.mode.keep_ops {
+            self.ops.insert(id, op.clone());
+            self.order.push(id);
+        }
+        Ok(id)
+    }
+
+    /// Checks, costs and adds `op` to the engine.
+    fn time(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
+        self.check(op)?;
+        let stages = self.cost.stages(&op.kind);
+        Ok(self.engine.add(stages, deps)?)
+    }
+
+    /// Makes room for `additional` more ops, so recording a large batch (a collective of many
+    /// ranks) does not grow the engine's tables op by op.
+    pub fn reserve(&mut self, additional: usize) {
+        self.engine.reserve(additional);
+        if self.mode.keep_ops {
+            self.order.reserve(additional);
+        }
     }
 
     /// The current simulated time, in picoseconds.

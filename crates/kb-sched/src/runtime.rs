@@ -290,6 +290,19 @@ impl Runtime {
         self.inner.borrow_mut().record(op, &reads, &writes, after)
     }
 
+    /// Records `op` after the ops `after` only, taking part in no tensor's hazard tracking: for a
+    /// layer that orders its own ops (a collective's algorithm, between joins it records with
+    /// [`Runtime::record_op`]). The op is copied only if the runtime keeps ops.
+    pub fn record_after(&self, op: &Op, after: &[OpId]) -> Result<OpId, SchedError> {
+        Ok(self.inner.borrow_mut().sim.record_ref(op, after)?)
+    }
+
+    /// Makes room for `additional` more ops (see [`kb_oplog::Sim::reserve`]): a caller about to
+    /// record a large batch with [`Runtime::record_op`] says so first.
+    pub fn reserve_ops(&self, additional: usize) {
+        self.inner.borrow_mut().sim.reserve(additional);
+    }
+
     /// Creates a tensor storage of `shape` × `dtype` in `device`'s HBM, with a row-major layout.
     pub(crate) fn alloc_tensor(&self, device: u32, shape: &[usize], dtype: DType) -> Result<Tensor, SchedError> {
         let bytes = kb_mem::Layout::byte_count(shape, dtype)? as u64;

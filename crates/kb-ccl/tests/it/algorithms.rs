@@ -99,10 +99,9 @@ fn tree_partial(xs: &[f32], lo: usize, hi: usize, shift: usize, op: ReduceOp, dt
     }
     let mid = lo + (hi - lo) / 2;
     let mut acc = xs[(mid + shift) % xs.len()];
-    for child in [tree_partial(xs, lo, mid, shift, op, dtype), tree_partial(xs, mid + 1, hi, shift, op, dtype)] {
-        if let Some(c) = child {
-            acc = combine(op, dtype, acc, c);
-        }
+    let children = [tree_partial(xs, lo, mid, shift, op, dtype), tree_partial(xs, mid + 1, hi, shift, op, dtype)];
+    for c in children.into_iter().flatten() {
+        acc = combine(op, dtype, acc, c);
     }
     Some(acc)
 }
