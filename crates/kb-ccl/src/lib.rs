@@ -8,10 +8,14 @@
 //! ([`all_reduce_async`]). Members that disagree (dtype, size, op) all get an error naming the
 //! ranks and the values.
 //!
-//! Implemented so far, on the ring algorithm: [`all_reduce`], [`reduce_scatter_tensor`],
-//! [`all_gather_into_tensor`], [`broadcast`], [`reduce`] and [`barrier`] (each but `barrier` also
-//! `_async`), with every [`ReduceOp`]. Still to come: `all_gather` into a list, `all_to_all_single`,
-//! `send`/`recv`, and the direct, halving-doubling and double-binary-tree algorithms.
+//! [`all_reduce`], [`reduce_scatter_tensor`], [`all_gather_into_tensor`], [`broadcast`], [`reduce`]
+//! and [`barrier`] (each but `barrier` also `_async`), with every [`ReduceOp`], run by one of four
+//! algorithms ([`CollectiveAlgo`]): the ring (the default; chunks cut into pipelined slices of at
+//! most `collectives.slice_bytes`), direct (one-shot), recursive halving-doubling (groups of a
+//! power-of-two size) and the double binary tree (all-reduce). A group picks one with
+//! [`ProcessGroup::with_algo`]; otherwise the machine config's `collectives.algo` applies. `auto`
+//! records the call on a scratch timing-only copy of the machine with each algorithm that can run
+//! it and keeps the fastest, as NCCL's tuner would.
 //!
 //! ```
 //! use kb_ccl::{ProcessGroup, ReduceOp, all_reduce};

@@ -1,0 +1,52 @@
+//! Collectives: a timing-only ring all-reduce of 1 MiB on 1024 ranks (about 3.1 million link
+//! transfers and reductions), and the peak RSS of one of 1 GiB on 1024 ranks.
+//!
+//! Targets (issue 6): the 1 MiB run ≤ 100 ms wall for the whole run (spawn, rendezvous,
+//! recording, timing); the 1 GiB run (two 512 KiB slices per chunk: about 6.3 million ops) with
+//! peak RSS < 256 MiB.
+//!
+//! Measured: see the closing note of issue 6 and the figures below, which are kept up to date.
+//! PLACEHOLDER-FIGURES
+
+// A bench reports its memory figure to the person running it.
+#![allow(clippy::print_stderr, missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kb_bench::fixtures::ring_all_reduce;
+use kb_oplog::Mode;
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn bench(c: &mut Criterion) {
+    let before = peak_rss_kib();
+    let took = ring_all_reduce(1024, 1 << 30, Mode::TIMING_LEAN).expect("1024 ranks run");
+    eprintln!(
+        "1 GiB ring all-reduce on 1024 ranks: simulated {} us; peak RSS {} MiB (before: {} MiB)",
+        took / 1_000_000,
+        peak_rss_kib() / 1024,
+        before / 1024
+    );
+    let mut g = c.benchmark_group("collectives");
+    g.sample_size(10);
+    // 2(n − 1) transfers and n − 1 reductions per member.
+    g.throughput(Throughput::Elements(3 * 1023 * 1024));
+    g.bench_function("ring_all_reduce_1MiB_1024_ranks_timing_only", |b| {
+        b.iter(|| ring_all_reduce(1024, 1 << 20, Mode::TIMING_LEAN).unwrap())
+    });
+    g.throughput(Throughput::Elements(3 * 7 * 8 * 256));
+    g.bench_function("ring_all_reduce_128MiB_8_ranks_timing_only", |b| {
+        b.iter(|| ring_all_reduce(8, 128 << 20, Mode::TIMING_LEAN).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
