@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use kb_ccl::{CclError, ProcessGroup, ReduceOp, all_reduce, new_group};
+use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, ReduceOp, all_reduce, new_group};
 use kb_mem::DType;
 use kb_sched::{RankFailure, SpawnError, spawn};
 
@@ -45,6 +45,38 @@ fn a_different_size_names_both_ranks_and_shapes() {
     })
     .unwrap_err();
     assert_failed_with(e, "all_reduce: rank 1 passed bf16 [9] but rank 0 passed bf16 [8]");
+}
+
+#[test]
+fn a_different_algorithm_names_both_ranks_and_algorithms() {
+    let e = spawn(4, |ctx| {
+        let algo = if ctx.rank() == 1 { CollectiveAlgo::Tree } else { CollectiveAlgo::Ring };
+        let t = ctx.device().zeros(&[8], DType::F32)?;
+        all_reduce(&ctx, &ProcessGroup::world(&ctx).with_algo(algo), &t, ReduceOp::Sum)
+    })
+    .unwrap_err();
+    assert_failed_with(e, "all_reduce: rank 1 chose algorithm tree but rank 0 chose ring");
+}
+
+#[test]
+fn an_algorithm_that_cannot_run_the_call_is_refused_before_anything_is_recorded() {
+    let e = spawn(3, |ctx| {
+        let t = ctx.device().full(&[4], 1.0, DType::F32).map_err(|e| e.to_string())?;
+        let hd = ProcessGroup::world(&ctx).with_algo(CollectiveAlgo::HalvingDoubling);
+        let refused = all_reduce(&ctx, &hd, &t, ReduceOp::Sum).unwrap_err().to_string();
+        assert_eq!(t.to_vec::<f32>().map_err(|e| e.to_string())?, [1.0; 4], "nothing was recorded");
+        Err::<(), _>(refused)
+    })
+    .unwrap_err();
+    let f = failures(e);
+    assert_eq!(f.len(), 3);
+    for f in f {
+        let want = format!(
+            "all_reduce: rank {}: algorithm halving-doubling needs a group whose size is a power of two, not 3",
+            f.rank
+        );
+        assert_eq!(f.message, want);
+    }
 }
 
 #[test]

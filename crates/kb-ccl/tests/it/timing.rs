@@ -5,7 +5,7 @@ use kb_ccl::{
     reduce_scatter_tensor_async,
 };
 use kb_mem::DType;
-use kb_oplog::{MachineSpec, Mode};
+use kb_oplog::{MachineSpec, Mode, Topology};
 use kb_sched::Runtime;
 
 /// Picoseconds of `x` nanoseconds, rounded.
@@ -237,4 +237,50 @@ fn ring_all_reduce_bus_bandwidth_approaches_the_link_bandwidth_as_size_grows() {
             assert!(first.is_some_and(|f| f < 0.9 * busbw), "small sizes pay more latency: {first:?}");
         }
     }
+}
+
+#[test]
+fn on_a_switch_every_ring_step_crosses_two_links() {
+    // Up to the switch and down to the next member, store and forward: each step's slice takes
+    // two hops. One slice per chunk: (n−1)(2h + r) + (n−1)·2h.
+    for (n, count) in [(4u32, 4 * 1000usize), (8, 8 * 4096)] {
+        let mut spec = MachineSpec::default();
+        spec.cluster.ranks = n;
+        spec.cluster.topology = Topology::Switch;
+        let rt = Runtime::new(spec.clone(), Mode::TIMING).unwrap();
+        let spans = rt
+            .spawn(n as usize, move |ctx| {
+                let t = ctx.device().empty(&[count], DType::F32)?;
+                let start = ctx.runtime().now();
+                Ok::<_, CclError>(all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?.wait()? - start)
+            })
+            .unwrap();
+        let (hop, reduce) = hop_and_reduce(&spec, (count / n as usize) as u64, 4);
+        let n = u64::from(n);
+        assert_eq!(spans[0], (n - 1) * (2 * hop + reduce) + (n - 1) * 2 * hop, "{n} ranks");
+    }
+}
+
+#[test]
+fn on_a_torus_the_ring_algorithm_pays_for_the_wrap_around_route() {
+    // A 2×2 torus: members 0, 1, 2, 3 sit at (0,0), (1,0), (0,1), (1,1). Ring neighbours 1→2 and
+    // 3→0 are two hops apart (x then y), so the slowest step takes two hops.
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 4;
+    spec.cluster.topology = Topology::Torus2d { dims: [2, 2] };
+    assert_eq!(spec.route(1, 2).unwrap().len(), 2);
+    assert_eq!(spec.route(0, 1).unwrap().len(), 1);
+    let count = 4 * 1000;
+    let rt = Runtime::new(spec.clone(), Mode::TIMING).unwrap();
+    let spans = rt
+        .spawn(4, move |ctx| {
+            let t = ctx.device().empty(&[count], DType::F32)?;
+            Ok::<_, CclError>(all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?.wait()?)
+        })
+        .unwrap();
+    let (hop, reduce) = hop_and_reduce(&spec, 1000, 4);
+    let on_a_ring = 3 * (hop + reduce) + 3 * hop;
+    let slowest = spans.iter().max().copied().unwrap();
+    assert!(slowest > on_a_ring, "{slowest} ps vs {on_a_ring} ps on a ring");
+    assert!(slowest <= 3 * (2 * hop + reduce) + 3 * 2 * hop, "{slowest} ps");
 }
