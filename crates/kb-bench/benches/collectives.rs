@@ -5,14 +5,17 @@
 //! recording, timing); the 1 GiB run (two 512 KiB slices per chunk: about 6.3 million ops) with
 //! peak RSS < 256 MiB.
 //!
-//! Measured: see the closing note of issue 6 and the figures below, which are kept up to date.
-//! PLACEHOLDER-FIGURES
+//! References, run side by side: `reference_minimal_ring_loop_1MiB_1024_ranks` (a minimal Rust
+//! event loop for that ring alone, [`minimal_ring_loop`], which agrees with kb-ccl's time to the
+//! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
+//!
+//! Measured: PLACEHOLDER-FIGURES
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kb_bench::fixtures::ring_all_reduce;
+use kb_bench::fixtures::{minimal_ring_loop, ring_all_reduce};
 use kb_oplog::Mode;
 
 fn peak_rss_kib() -> u64 {
@@ -41,6 +44,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ring_all_reduce_1MiB_1024_ranks_timing_only", |b| {
         b.iter(|| ring_all_reduce(1024, 1 << 20, Mode::TIMING_LEAN).unwrap())
     });
+    g.bench_function("reference_minimal_ring_loop_1MiB_1024_ranks", |b| b.iter(|| minimal_ring_loop(1024, 1 << 20)));
     g.throughput(Throughput::Elements(3 * 7 * 8 * 256));
     g.bench_function("ring_all_reduce_128MiB_8_ranks_timing_only", |b| {
         b.iter(|| ring_all_reduce(8, 128 << 20, Mode::TIMING_LEAN).unwrap())

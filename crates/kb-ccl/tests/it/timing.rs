@@ -252,7 +252,9 @@ fn on_a_switch_every_ring_step_crosses_two_links() {
             .spawn(n as usize, move |ctx| {
                 let t = ctx.device().empty(&[count], DType::F32)?;
                 let start = ctx.runtime().now();
-                Ok::<_, CclError>(all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?.wait()? - start)
+                Ok::<_, CclError>(
+                    all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, ReduceOp::Sum)?.wait()? - start,
+                )
             })
             .unwrap();
         let (hop, reduce) = hop_and_reduce(&spec, (count / n as usize) as u64, 4);
