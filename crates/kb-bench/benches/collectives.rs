@@ -42,12 +42,12 @@ fn bench(c: &mut Criterion) {
     // 2(n − 1) transfers and n − 1 reductions per member.
     g.throughput(Throughput::Elements(3 * 1023 * 1024));
     g.bench_function("ring_all_reduce_1MiB_1024_ranks_timing_only", |b| {
-        b.iter(|| ring_all_reduce(1024, 1 << 20, Mode::TIMING_LEAN).unwrap())
+        b.iter(|| ring_all_reduce(1024, 1 << 20, Mode::TIMING_LEAN).unwrap());
     });
     g.bench_function("reference_minimal_ring_loop_1MiB_1024_ranks", |b| b.iter(|| minimal_ring_loop(1024, 1 << 20)));
     g.throughput(Throughput::Elements(3 * 7 * 8 * 256));
     g.bench_function("ring_all_reduce_128MiB_8_ranks_timing_only", |b| {
-        b.iter(|| ring_all_reduce(8, 128 << 20, Mode::TIMING_LEAN).unwrap())
+        b.iter(|| ring_all_reduce(8, 128 << 20, Mode::TIMING_LEAN).unwrap());
     });
     g.finish();
 }
