@@ -99,7 +99,17 @@ impl Layout {
 
     /// A row-major contiguous layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Result<Layout, MemError> {
-        Layout::strided(0, shape, &Layout::row_major_strides(shape))
+        if shape.len() > MAX_RANK {
+            return Err(MemError::RankTooLarge { rank: shape.len(), max: MAX_RANK });
+        }
+        // Row-major strides on the stack: this runs once per op a collective records.
+        let mut strides = [0usize; MAX_RANK];
+        let mut acc = 1usize;
+        for (s, &d) in strides[..shape.len()].iter_mut().zip(shape).rev() {
+            *s = acc;
+            acc = acc.saturating_mul(d.max(1));
+        }
+        Layout::strided(0, shape, &strides[..shape.len()])
     }
 
     /// A scalar: rank 0, one element at offset 0.

@@ -162,8 +162,8 @@ impl CostModel {
             .collect()
     }
 
-    fn hbm_bytes(device: u32, regions: &[&Region]) -> u64 {
-        regions.iter().filter(|r| r.space == Space::Hbm { device }).map(|r| r.nbytes() as u64).sum()
+    fn hbm_bytes<'a>(device: u32, regions: impl IntoIterator<Item = &'a Region>) -> u64 {
+        regions.into_iter().filter(|r| r.space == Space::Hbm { device }).map(|r| r.nbytes() as u64).sum()
     }
 
     /// A compute stage on `unit`, holding the device's HBM too when `hbm_bytes` > 0.
@@ -176,75 +176,75 @@ impl CostModel {
         Stage::two(u, self.index(Resource::Hbm(device)), compute.max(mem))
     }
 
-    fn hops(&self, from: u32, to: u32, bytes: u64, out: &mut Vec<Stage>) {
+    /// The stages of a transfer of `bytes` from device `from` to `to`: one per link of the route.
+    fn hops(&self, from: u32, to: u32, bytes: u64) -> impl Iterator<Item = Stage> + '_ {
         let c = &self.spec.cluster;
         let hop = ps_from_ns(c.link_latency_ns) + transfer_ps(bytes, c.link_gbps);
         // Both devices were checked to exist, so the route exists.
-        for link in self.spec.route(from, to).unwrap_or_default() {
-            out.push(Stage::one(self.index(Resource::Link(link)), hop));
-        }
+        let route = self.spec.route(from, to).unwrap_or_default();
+        route.into_iter().map(move |link| Stage::one(self.index(Resource::Link(link)), hop))
     }
 
     /// The stages of an op (assumed valid: shapes agree, devices and PEs exist).
     pub fn stages(&self, kind: &OpKind) -> Stages {
         let d = &self.spec.device;
-        let mut stages = Vec::with_capacity(1);
-        match kind {
+        let one = match kind {
             OpKind::Dma { pe, src, dst } => {
                 let bytes = src.nbytes() as u64;
                 let local_hbm = [src, dst].iter().any(|r| r.space == Space::Hbm { device: pe.device });
                 let dma = self.index(Resource::Dma(*pe));
                 let setup = ps_from_ns(d.dma_setup_ns);
-                stages.push(if local_hbm {
+                let first = if local_hbm {
                     let bw = d.dma_gbps.min(self.hbm_share);
                     Stage::two(dma, self.index(Resource::Hbm(pe.device)), setup + transfer_ps(bytes, bw))
                 } else {
                     Stage::one(dma, setup + transfer_ps(bytes, d.dma_gbps))
-                });
+                };
                 let (from, to) = (src.space.device(), dst.space.device());
                 if from != to {
-                    self.hops(from, to, bytes, &mut stages);
+                    let all: Vec<Stage> = std::iter::once(first).chain(self.hops(from, to, bytes)).collect();
+                    return Stages::from_vec(all);
                 }
+                first
             }
             OpKind::LinkTransfer { src, dst } => {
-                self.hops(src.space.device(), dst.space.device(), src.nbytes() as u64, &mut stages);
+                let hops: Vec<Stage> = self.hops(src.space.device(), dst.space.device(), src.nbytes() as u64).collect();
+                return Stages::from_vec(hops);
             }
             OpKind::Gemm { pe, a, b, c, accumulate } => {
                 let (m, n, k) = kind.gemm_mnk().unwrap_or((0, 0, 0));
                 let flops = 2 * (m as u64) * (n as u64) * (k as u64);
                 let rate = d.gemm_flops_per_cycle.get(a.dtype).unwrap_or(1.0);
                 let compute = compute_ps(flops, rate, d.clock_ghz);
-                let reads: Vec<&Region> = if *accumulate { vec![a, b, c] } else { vec![a, b] };
-                let hbm = Self::hbm_bytes(pe.device, &reads) + Self::hbm_bytes(pe.device, &[c]);
+                let reads: &[&Region] = if *accumulate { &[a, b, c] } else { &[a, b] };
+                let hbm = Self::hbm_bytes(pe.device, reads.iter().copied()) + Self::hbm_bytes(pe.device, [c]);
                 let stage = self.compute_stage(Resource::Gemm(*pe), pe.device, compute, hbm);
-                stages.push(stage.with_duration(stage.duration() + ps_from_ns(d.gemm_issue_ns)));
+                stage.with_duration(stage.duration() + ps_from_ns(d.gemm_issue_ns))
             }
             OpKind::Vector { pe, op } => {
                 let compute = compute_ps(op.flops(), d.vector_flops_per_cycle, d.clock_ghz);
-                let mut regions = op.inputs();
-                regions.push(op.output());
-                let hbm = Self::hbm_bytes(pe.device, &regions);
-                stages.push(self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm));
+                let hbm = Self::hbm_bytes(pe.device, kind.regions());
+                self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm)
             }
             OpKind::ReduceInto { pe, src, dst, .. } => {
                 let compute = compute_ps(dst.numel() as u64, d.vector_flops_per_cycle, d.clock_ghz);
-                let hbm = Self::hbm_bytes(pe.device, &[src, dst, dst]);
-                stages.push(self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm));
+                let hbm = Self::hbm_bytes(pe.device, [src, dst, dst]);
+                self.compute_stage(Resource::Vector(*pe), pe.device, compute, hbm)
             }
             OpKind::Fill { dst, .. } => match dst.space {
                 Space::Tcm { device, pe } => {
                     let compute = compute_ps(dst.numel() as u64, d.vector_flops_per_cycle, d.clock_ghz);
-                    stages.push(Stage::one(self.index(Resource::Vector(Pe { device, pe })), compute));
+                    Stage::one(self.index(Resource::Vector(Pe { device, pe })), compute)
                 }
-                Space::Hbm { device } => stages.push(self.host_stage(device, dst.nbytes() as u64, true)),
+                Space::Hbm { device } => self.host_stage(device, dst.nbytes() as u64, true),
             },
             OpKind::HostWrite { dst, .. } => {
                 let hbm = matches!(dst.space, Space::Hbm { .. });
-                stages.push(self.host_stage(dst.space.device(), dst.nbytes() as u64, hbm));
+                self.host_stage(dst.space.device(), dst.nbytes() as u64, hbm)
             }
-            OpKind::Join => {}
-        }
-        Stages::from_vec(stages)
+            OpKind::Join => return Stages::None,
+        };
+        Stages::One(one)
     }
 
     fn host_stage(&self, device: u32, bytes: u64, hbm: bool) -> Stage {

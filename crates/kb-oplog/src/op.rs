@@ -322,6 +322,24 @@ impl OpKind {
         }
     }
 
+    /// Every region the op reads, then the one it writes, without allocating (a region both read
+    /// and written appears twice).
+    pub fn regions(&self) -> impl Iterator<Item = &Region> + '_ {
+        let reads: [Option<&Region>; 3] = match self {
+            OpKind::Dma { src, .. } | OpKind::LinkTransfer { src, .. } => [Some(src), None, None],
+            OpKind::Gemm { a, b, c, accumulate, .. } => [Some(a), Some(b), accumulate.then_some(c)],
+            OpKind::Vector { op, .. } => match op {
+                VectorOp::Unary { x, .. } | VectorOp::Scalar { x, .. } | VectorOp::Reduce { x, .. } => {
+                    [Some(x), None, None]
+                }
+                VectorOp::Binary { a, b, .. } => [Some(a), Some(b), None],
+            },
+            OpKind::ReduceInto { src, dst, .. } => [Some(src), Some(dst), None],
+            OpKind::Fill { .. } | OpKind::HostWrite { .. } | OpKind::Join => [None, None, None],
+        };
+        reads.into_iter().chain([self.writes()]).flatten()
+    }
+
     /// The region the op writes, if any.
     pub fn writes(&self) -> Option<&Region> {
         match self {

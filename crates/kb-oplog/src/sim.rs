@@ -218,9 +218,7 @@ impl Sim {
     fn check(&self, op: &Op) -> Result<(), OpLogError> {
         crate::validate::validate(&op.kind).map_err(|reason| Sim::invalid(op, reason))?;
         let spec = self.cost.spec();
-        let mut regions = op.kind.reads();
-        regions.extend(op.kind.writes());
-        for r in &regions {
+        for r in op.kind.regions() {
             self.check_region(r).map_err(|reason| Sim::invalid(op, reason))?;
         }
         let pe = match &op.kind {
@@ -250,7 +248,7 @@ impl Sim {
                 }
             }
             OpKind::Gemm { pe, .. } | OpKind::Vector { pe, .. } | OpKind::ReduceInto { pe, .. } => {
-                for r in &regions {
+                for r in op.kind.regions() {
                     if !Sim::reachable(*pe, r.space) {
                         let reason = format!(
                             "operand {r} is out of reach of {pe}, which computes on its own TCM and its device's HBM"
