@@ -10,8 +10,10 @@
 //!
 //! Implemented so far, on the ring algorithm: [`all_reduce`], [`reduce_scatter_tensor`],
 //! [`all_gather_into_tensor`], [`broadcast`], [`reduce`] and [`barrier`] (each but `barrier` also
-//! `_async`), with every [`ReduceOp`]. Still to come: `all_gather` into a list, `all_to_all_single`,
-//! `send`/`recv`, and the direct, halving-doubling and double-binary-tree algorithms.
+//! `_async`), with every [`ReduceOp`]; [`all_gather`] into a list (ring or direct),
+//! [`all_to_all_single`] with equal splits (pairwise exchange or direct), and point-to-point
+//! [`send`] and [`recv`] (each also `_async`). Still to come: the halving-doubling and
+//! double-binary-tree algorithms, and direct for the other collectives.
 //!
 //! ```
 //! use kb_ccl::{ProcessGroup, ReduceOp, all_reduce};
@@ -26,19 +28,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod all_to_all;
 mod api;
 mod collective;
 mod error;
+mod gather_list;
 mod group;
+mod p2p;
 mod plan;
 mod reduce_op;
 mod ring;
 
+pub use all_to_all::{all_to_all_single, all_to_all_single_async};
 pub use api::{
     all_gather_into_tensor, all_gather_into_tensor_async, all_reduce, all_reduce_async, barrier, broadcast,
     broadcast_async, reduce, reduce_async, reduce_scatter_tensor, reduce_scatter_tensor_async,
 };
 pub use error::CclError;
+pub use gather_list::{all_gather, all_gather_async};
 pub use group::{ProcessGroup, new_group};
 pub use kb_oplog::CollectiveAlgo;
+pub use p2p::{recv, recv_async, send, send_async};
 pub use reduce_op::ReduceOp;
