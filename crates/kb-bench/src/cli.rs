@@ -3,8 +3,8 @@
 //!
 //! - [`config`]: `kernbench config`, the effective machine config;
 //! - [`gemm`]: `kernbench gemm`, one GEMM kernel launch, timed and checked;
-//! - [`collective`]: `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce`: sweeps
-//!   of one collective over message sizes, in nccl-tests' format;
+//! - [`collective`]: `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce`,
+//!   `all-to-all`: sweeps of one collective over message sizes, in nccl-tests' format;
 //! - [`size`]: the `4K`-style size parser every size flag uses;
 //! - [`rng`]: the seeded generator of pseudo-random inputs;
 //! - [`failure`]: why a command did not succeed, and its exit code;
@@ -94,6 +94,10 @@ pub(crate) enum Command {
     /// size = each rank's buffer; busbw = algbw.
     #[command(after_help = COLLECTIVE_HELP)]
     Reduce(collective::CollectiveArgs),
+    /// Sweep an all-to-all over message sizes on P ranks, like nccl-tests' alltoall_perf:
+    /// size = each rank's buffer (P × count per peer); busbw = algbw × (P−1)/P.
+    #[command(after_help = COLLECTIVE_HELP)]
+    AllToAll(collective::CollectiveArgs),
 }
 
 /// The common help text of the collective subcommands.
@@ -112,6 +116,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
         Command::ReduceScatter(args) => collective::run(Collective::ReduceScatter, &machine, &cli.global, args),
         Command::Broadcast(args) => collective::run(Collective::Broadcast, &machine, &cli.global, args),
         Command::Reduce(args) => collective::run(Collective::Reduce, &machine, &cli.global, args),
+        Command::AllToAll(args) => collective::run(Collective::AllToAll, &machine, &cli.global, args),
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) fn launch(
     for (_, t) in &call.tensors {
         check_member(ctx, group, t, name)?;
     }
-    call.algo = group.algo().unwrap_or_else(|| ctx.runtime().machine().collectives.algo);
+    call.algo = chosen_algo(ctx, group);
     let rt = ctx.runtime().clone();
     let join = ctx.rendezvous(name, group.ranks(), call, move |calls: Vec<Call>| {
         check_calls(&calls)?;
@@ -71,13 +71,18 @@ pub(crate) fn launch_kind(
     call: Call,
     kind: Kind,
 ) -> Result<Work, CclError> {
-    let algo = group.algo().unwrap_or_else(|| ctx.runtime().machine().collectives.algo);
+    let algo = chosen_algo(ctx, group);
     if group.contains(ctx.rank())
         && let Some(reason) = unsupported(kind, algo, group.size())
     {
         return Err(CclError::UnsupportedAlgo { collective: name, rank: ctx.rank(), algo, reason });
     }
     launch(ctx, group, name, call, dispatch(kind))
+}
+
+/// The algorithm a member's call on `group` uses: the group's, else the machine config's.
+pub(crate) fn chosen_algo(ctx: &RankCtx, group: &ProcessGroup) -> CollectiveAlgo {
+    group.algo().unwrap_or_else(|| ctx.runtime().machine().collectives.algo)
 }
 
 /// Checks what one member can check alone.

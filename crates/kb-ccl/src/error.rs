@@ -102,6 +102,19 @@ pub enum CclError {
         /// Why it cannot run, e.g. "needs a group whose size is a power of two, not 6".
         reason: String,
     },
+    /// A point-to-point call named a peer it cannot exchange with: itself, or a rank outside the
+    /// world.
+    #[error("{op}: rank {rank}: peer {peer} {reason}")]
+    BadPeer {
+        /// `send` or `recv` (or their `_async` forms).
+        op: &'static str,
+        /// The calling rank.
+        rank: usize,
+        /// The peer named.
+        peer: usize,
+        /// Why, e.g. "is the calling rank itself".
+        reason: String,
+    },
     /// `new_group` was given ranks that do not form a group of this world.
     #[error("new_group: rank {rank}: {reason}")]
     BadGroup {

@@ -15,7 +15,9 @@
 //! power-of-two size) and the double binary tree (all-reduce). A group picks one with
 //! [`ProcessGroup::with_algo`]; otherwise the machine config's `collectives.algo` applies. `auto`
 //! records the call on a scratch timing-only copy of the machine with each algorithm that can run
-//! it and keeps the fastest, as NCCL's tuner would.
+//! it and keeps the fastest, as NCCL's tuner would. Also [`all_gather`] into a list (ring or direct),
+//! [`all_to_all_single`] with equal splits (pairwise exchange or direct), and point-to-point
+//! [`send`] and [`recv`] (each also `_async`).
 //!
 //! ```
 //! use kb_ccl::{ProcessGroup, ReduceOp, all_reduce};
@@ -31,22 +33,28 @@
 //! ```
 
 mod algo;
+mod all_to_all;
 mod api;
 mod collective;
 mod direct;
 mod error;
+mod gather_list;
 mod group;
 mod hd;
+mod p2p;
 mod plan;
 mod reduce_op;
 mod ring;
 mod tree;
 
+pub use all_to_all::{all_to_all_single, all_to_all_single_async};
 pub use api::{
     all_gather_into_tensor, all_gather_into_tensor_async, all_reduce, all_reduce_async, barrier, broadcast,
     broadcast_async, reduce, reduce_async, reduce_scatter_tensor, reduce_scatter_tensor_async,
 };
 pub use error::CclError;
+pub use gather_list::{all_gather, all_gather_async};
 pub use group::{ProcessGroup, new_group};
 pub use kb_oplog::CollectiveAlgo;
+pub use p2p::{recv, recv_async, send, send_async};
 pub use reduce_op::ReduceOp;

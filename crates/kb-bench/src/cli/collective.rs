@@ -1,5 +1,6 @@
-//! `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast` and `reduce`: sweeps of one
-//! kb-ccl collective over message sizes, with nccl-tests' flags, columns and bandwidth definitions.
+//! `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce` and `all-to-all`:
+//! sweeps of one kb-ccl collective over message sizes, with nccl-tests' flags, columns and bandwidth
+//! definitions.
 //!
 //! # Sizes and counts
 //!
@@ -13,9 +14,19 @@
 //!   of all-gather, the input of reduce-scatter), the count column is the per-rank `count / P`.
 //!   (nccl-tests also rounds the per-rank count down to a multiple of 4 elements, for alignment;
 //!   kernbench does not need that.)
+//! - all-to-all: every rank's input and output hold `P × (count / P)` elements, `count / P`
+//!   (rounded down) for each peer; as in nccl-tests' alltoall_perf, the reported size is that
+//!   per-rank total, `P × (count / P) × dtype size`, and the count column is `count / P`.
 //!
 //! `algbw = size / time`; `busbw = algbw × factor`, the factor being nccl-tests': `2(P−1)/P` for
-//! all-reduce, `(P−1)/P` for all-gather and reduce-scatter, 1 for broadcast and reduce.
+//! all-reduce, `(P−1)/P` for all-gather, reduce-scatter and all-to-all, 1 for broadcast and reduce.
+//!
+//! # Algorithm
+//!
+//! `--algo` (auto, ring, direct, halving-doubling or tree; the machine config's `collectives.algo`
+//! by default) is passed to the collective through `ProcessGroup::with_algo`; the report names it.
+//! A collective that does not implement the algorithm refuses it (`CclError::UnsupportedAlgo`),
+//! and the command exits 2 with that message.
 //!
 //! # Timing
 //!
@@ -45,8 +56,8 @@ use std::rc::Rc;
 use std::str::FromStr;
 
 use anyhow::anyhow;
-use clap::{Args, ValueEnum};
-use kb_ccl::{CclError, ProcessGroup, ReduceOp};
+use clap::Args;
+use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, ReduceOp};
 use kb_mem::DType;
 use kb_oplog::{MachineSpec, Mode, Topology};
 use kb_sched::{Runtime, SchedError, Tensor};
@@ -69,6 +80,8 @@ pub(crate) enum Collective {
     Broadcast,
     /// `kernbench reduce`: `kb_ccl::reduce`, in place, into `--root`.
     Reduce,
+    /// `kernbench all-to-all`: `kb_ccl::all_to_all_single`, equal splits.
+    AllToAll,
 }
 
 impl Collective {
@@ -80,6 +93,7 @@ impl Collective {
             Collective::ReduceScatter => "reduce-scatter",
             Collective::Broadcast => "broadcast",
             Collective::Reduce => "reduce",
+            Collective::AllToAll => "all-to-all",
         }
     }
 
@@ -98,7 +112,7 @@ impl Collective {
         let p = p as f64;
         match self {
             Collective::AllReduce => 2.0 * (p - 1.0) / p,
-            Collective::AllGather | Collective::ReduceScatter => (p - 1.0) / p,
+            Collective::AllGather | Collective::ReduceScatter | Collective::AllToAll => (p - 1.0) / p,
             Collective::Broadcast | Collective::Reduce => 1.0,
         }
     }
@@ -107,7 +121,7 @@ impl Collective {
     fn param_count(self, count: usize, p: usize) -> usize {
         match self {
             Collective::AllReduce | Collective::Broadcast | Collective::Reduce => count,
-            Collective::AllGather | Collective::ReduceScatter => count / p,
+            Collective::AllGather | Collective::ReduceScatter | Collective::AllToAll => count / p,
         }
     }
 
@@ -115,7 +129,7 @@ impl Collective {
     fn total_count(self, param: usize, p: usize) -> usize {
         match self {
             Collective::AllReduce | Collective::Broadcast | Collective::Reduce => param,
-            Collective::AllGather | Collective::ReduceScatter => param * p,
+            Collective::AllGather | Collective::ReduceScatter | Collective::AllToAll => param * p,
         }
     }
 }
@@ -123,21 +137,6 @@ impl Collective {
 impl fmt::Display for Collective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The collective algorithms kb-ccl implements (so far: the ring).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Algo {
-    /// Members in rank order form a ring; chunks travel to the next member.
-    Ring,
-}
-
-impl Algo {
-    fn name(self) -> &'static str {
-        match self {
-            Algo::Ring => "ring",
-        }
     }
 }
 
@@ -170,9 +169,10 @@ pub(crate) struct CollectiveArgs {
     /// Check the results against a host reference: 1 (yes) or 0 (no).
     #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1), value_name = "0|1")]
     check: u8,
-    /// Collective algorithm.
-    #[arg(long, value_enum, default_value_t = Algo::Ring)]
-    algo: Algo,
+    /// Collective algorithm: auto, ring, direct, halving-doubling or tree [default: the machine
+    /// config's collectives.algo].
+    #[arg(long, value_parser = CollectiveAlgo::from_str, value_name = "ALGO")]
+    algo: Option<CollectiveAlgo>,
     /// Simulate time only: no data is kept, so nothing is checked (#wrong is N/A).
     #[arg(long)]
     timing_only: bool,
@@ -232,7 +232,7 @@ struct Sweep {
     op: Option<ReduceOp>,
     /// The root, for rooted collectives.
     root: Option<usize>,
-    algo: Algo,
+    algo: CollectiveAlgo,
     check: bool,
     timing_only: bool,
 }
@@ -314,7 +314,7 @@ impl Sweep {
             dtype: args.datatype,
             op,
             root,
-            algo: args.algo,
+            algo: args.algo.unwrap_or(machine.collectives.algo),
             check: args.check == 1 && !args.timing_only,
             timing_only: args.timing_only,
         };
@@ -347,6 +347,7 @@ impl Sweep {
             Collective::AllReduce | Collective::Broadcast | Collective::Reduce => (param, None),
             Collective::AllGather => (param, Some(param * p)),
             Collective::ReduceScatter => (param * p, Some(param)),
+            Collective::AllToAll => (param * p, Some(param * p)),
         }
     }
 
@@ -452,17 +453,20 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
     let start = rt.now();
     let shared = Rc::new(tensors);
     let for_ranks = shared.clone();
-    let (collective, op, root) = (sweep.collective, sweep.op, sweep.root);
+    let (collective, op, root, algo) = (sweep.collective, sweep.op, sweep.root, sweep.algo);
+    // A collective that refuses the algorithm is the request's fault: kept here to exit 2.
+    let refused: Rc<std::cell::RefCell<Option<String>>> = Rc::default();
+    let refusal = refused.clone();
     let ends = rt
         .spawn(p, move |ctx| {
-            let world = ProcessGroup::world(&ctx);
+            let world = ProcessGroup::world(&ctx).with_algo(algo);
             let mine = &for_ranks[ctx.rank()];
             let work = match collective {
                 Collective::AllReduce => {
-                    kb_ccl::all_reduce_async(&ctx, &world, &mine.input, op.unwrap_or(ReduceOp::Sum))?
+                    kb_ccl::all_reduce_async(&ctx, &world, &mine.input, op.unwrap_or(ReduceOp::Sum))
                 }
                 Collective::AllGather => {
-                    kb_ccl::all_gather_into_tensor_async(&ctx, &world, output_of(mine)?, &mine.input)?
+                    kb_ccl::all_gather_into_tensor_async(&ctx, &world, output_of(mine)?, &mine.input)
                 }
                 Collective::ReduceScatter => kb_ccl::reduce_scatter_tensor_async(
                     &ctx,
@@ -470,15 +474,24 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
                     output_of(mine)?,
                     &mine.input,
                     op.unwrap_or(ReduceOp::Sum),
-                )?,
-                Collective::Broadcast => kb_ccl::broadcast_async(&ctx, &world, &mine.input, root.unwrap_or(0))?,
+                ),
+                Collective::Broadcast => kb_ccl::broadcast_async(&ctx, &world, &mine.input, root.unwrap_or(0)),
                 Collective::Reduce => {
-                    kb_ccl::reduce_async(&ctx, &world, &mine.input, root.unwrap_or(0), op.unwrap_or(ReduceOp::Sum))?
+                    kb_ccl::reduce_async(&ctx, &world, &mine.input, root.unwrap_or(0), op.unwrap_or(ReduceOp::Sum))
                 }
+                Collective::AllToAll => kb_ccl::all_to_all_single_async(&ctx, &world, output_of(mine)?, &mine.input),
             };
+            let work = work.inspect_err(|e| {
+                if matches!(e, CclError::UnsupportedAlgo { .. }) {
+                    refusal.borrow_mut().get_or_insert_with(|| e.to_string());
+                }
+            })?;
             Ok::<u64, CclError>(work.wait()?)
         })
-        .internal()?;
+        .map_err(|e| match refused.borrow_mut().take() {
+            Some(message) => Failure::bad_input(message),
+            None => Failure::Internal(e.into()),
+        })?;
     let end = ends.iter().copied().max().unwrap_or(start);
     let time_ps =
         end.checked_sub(start).ok_or_else(|| Failure::Internal(anyhow!("the collective ended before it began")))?;
@@ -521,6 +534,7 @@ fn count_wrong(sweep: &Sweep, pattern: &Pattern, tensors: &[RankTensors], param:
             // The root holds the reduction; every other rank's tensor is left as it was.
             Collective::Reduce if Some(rank) == sweep.root => pattern.reduced(i),
             Collective::Reduce => pattern.stored(rank, i),
+            Collective::AllToAll => pattern.exchanged(rank, i, param),
         };
         wrong += result.iter().enumerate().filter(|&(i, &v)| v != expected(i)).count() as u64;
     }

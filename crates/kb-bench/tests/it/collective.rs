@@ -1,5 +1,6 @@
-//! `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast` and `reduce`: nccl-tests' table,
-//! the JSON fields and their relations, the checks on every dtype, timing-only runs, bad input.
+//! `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce` and `all-to-all`:
+//! nccl-tests' table, the JSON fields and their relations, the checks on every dtype, timing-only
+//! runs, `--algo`, bad input.
 
 use crate::{Run, assert_bad_input, kernbench};
 
@@ -228,7 +229,7 @@ fn bad_input_exits_2() {
         &["all-reduce", "-o", "mean"],
         &["all-reduce", "-c", "2"],
         &["all-reduce", "-b", "4X"],
-        &["all-reduce", "--algo", "tree"],
+        &["all-reduce", "--algo", "bogus"],
     ] {
         let run = kernbench(args);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
@@ -267,4 +268,114 @@ fn reduce_into_root_1_leaves_the_others_as_they_were() {
         }
     }
     bad(&["reduce", "-g", "2", "-r", "2", "-b", "8", "-e", "8"], "-r/--root 2 is not a rank: -g/--ranks is 2");
+}
+
+#[test]
+fn the_all_to_all_table_has_nccl_tests_columns() {
+    let run = kernbench(&["all-to-all", "-g", "4", "-b", "1K", "-e", "4K", "-f", "2"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("# kernbench all-to-all: 4 ranks (ring topology), algo ring"), "{}", run.stdout);
+    let heading: Vec<&str> = lines[2].trim_start_matches('#').split_whitespace().collect();
+    assert_eq!(heading, ["size", "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong"]);
+    // size is each rank's buffer, count the elements for one peer.
+    let data: Vec<Vec<&str>> = lines[4..7].iter().map(|l| l.split_whitespace().collect()).collect();
+    for (row, (size, count)) in data.iter().zip([("1024", "64"), ("2048", "128"), ("4096", "256")]) {
+        assert_eq!(row.len(), 9, "{row:?}");
+        assert_eq!(&row[..5], [size, count, "float", "none", "-1"]);
+        assert_eq!(row[8], "0");
+    }
+    assert_eq!(lines[7], "# Out of bounds values : 0 OK");
+    assert_eq!(lines.len(), 10);
+}
+
+#[test]
+fn all_to_all_json_follows_alltoall_perf_and_checks_every_dtype() {
+    let json = sweep_json(&["all-to-all", "-g", "5", "-b", "1K", "-e", "64K", "-f", "8"]);
+    assert_eq!(json["collective"], "all-to-all");
+    assert_eq!((json["algo"].as_str(), json["ranks"].as_u64()), (Some("ring"), Some(5)));
+    assert!(json["op"].is_null() && json["root"].is_null(), "{json}");
+    assert_eq!(rows(&json).len(), 3);
+    for row in rows(&json) {
+        let (size, count) = (row["size"].as_u64().unwrap(), row["count"].as_u64().unwrap());
+        // 1024 B of float on 5 ranks: 256 elements, 51 per peer, 255 in the buffer, 1020 B.
+        assert_eq!(size, count * 4 * 5, "{row}");
+        let (time_us, algbw, busbw) = (f64_of(&row["time_us"]), f64_of(&row["algbw_gbps"]), f64_of(&row["busbw_gbps"]));
+        assert!(time_us > 0.0);
+        assert_close(algbw, size as f64 / (time_us * 1e-6) / 1e9, "algbw = size / time");
+        assert_close(busbw, algbw * 4.0 / 5.0, "busbw = algbw × (P − 1)/P");
+        assert_eq!(row["wrong"], 0);
+    }
+    assert_eq!((rows(&json)[0]["size"].as_u64(), rows(&json)[0]["count"].as_u64()), (Some(1020), Some(51)));
+    for dtype in ["float", "half", "bfloat16", "int32"] {
+        for g in ["1", "3", "8"] {
+            for algo in ["ring", "direct", "auto"] {
+                let json = sweep_json(&[
+                    "all-to-all",
+                    "-g",
+                    g,
+                    "-b",
+                    "64",
+                    "-e",
+                    "8K",
+                    "-f",
+                    "16",
+                    "-d",
+                    dtype,
+                    "--algo",
+                    algo,
+                ]);
+                assert!(rows(&json).iter().all(|r| r["wrong"] == 0), "{dtype}, -g {g}, {algo}: {json}");
+            }
+        }
+    }
+}
+
+/// A machine config file for one test: the default machine with `toml` on top.
+fn config_file(test: &str, toml: &str) -> std::path::PathBuf {
+    let file = crate::scratch(test).join("machine.toml");
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
+#[test]
+fn algo_direct_sends_every_part_at_once() {
+    // On a switch every transfer crosses an up link and a down link: pairwise exchange spends
+    // both hops on each of its P − 1 steps, direct keeps every up link busy back to back, so
+    // direct takes about half as long for P = 8 (see kb-ccl's all_to_all timing test).
+    let file = config_file("all_to_all_direct", "[cluster]\ntopology = \"switch\"\n");
+    let args = ["all-to-all", "-g", "8", "-b", "1M", "-e", "1M", "--config", crate::arg(&file)];
+    let direct = sweep_json(&[&args[..], &["--algo", "direct"]].concat());
+    let ring = sweep_json(&[&args[..], &["--algo", "ring"]].concat());
+    assert_eq!(direct["algo"], "direct");
+    assert_eq!(ring["algo"], "ring");
+    assert_eq!(rows(&direct)[0]["wrong"], 0);
+    let (d, r) = (f64_of(&rows(&direct)[0]["time_us"]), f64_of(&rows(&ring)[0]["time_us"]));
+    assert!(d < 0.6 * r && d > 0.5 * r, "direct {d} µs, ring {r} µs");
+    let table = kernbench(&[&args[..], &["--algo", "direct"]].concat());
+    assert!(table.stdout.starts_with("# kernbench all-to-all: 8 ranks (switch topology), algo direct"), "{table:?}");
+}
+
+#[test]
+fn the_default_algo_is_the_machine_configs() {
+    let file = config_file("all_to_all_config_algo", "[collectives]\nalgo = \"direct\"\n");
+    let json = sweep_json(&["all-to-all", "-g", "3", "-b", "96", "-e", "96", "--config", crate::arg(&file)]);
+    assert_eq!(json["algo"], "direct");
+    assert_eq!(rows(&json)[0]["wrong"], 0);
+    // --algo wins over the config.
+    let json =
+        sweep_json(&["all-to-all", "-g", "3", "-b", "96", "-e", "96", "--algo", "ring", "--config", crate::arg(&file)]);
+    assert_eq!(json["algo"], "ring");
+}
+
+#[test]
+fn an_algorithm_the_collective_does_not_implement_exits_2() {
+    for (algo, name) in [("tree", "tree"), ("hd", "halving-doubling")] {
+        bad(
+            &["all-to-all", "-g", "4", "-b", "1K", "-e", "1K", "--algo", algo],
+            &format!(
+                "all_to_all_single: rank 0: algorithm {name} is not implemented for this collective (use auto, ring or direct)"
+            ),
+        );
+    }
 }

@@ -2,8 +2,11 @@
 
 mod algorithms;
 mod all_reduce;
+mod all_to_all;
 mod collectives;
 mod errors;
+mod gather_list;
 mod groups;
+mod p2p;
 mod reference;
 mod timing;

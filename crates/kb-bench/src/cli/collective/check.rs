@@ -11,7 +11,9 @@
 //!   dtype's overflow, where both the device and the reference give infinity (int32 wraps, the
 //!   same in any order);
 //! - min, max, the bitwise ops and the collectives without an op: `(7r + i) mod 61`, distinct
-//!   across ranks, so a value from the wrong rank or the wrong index is seen.
+//!   across ranks, so a value from the wrong rank or the wrong index is seen. The reference of an
+//!   all-to-all ([`Pattern::exchanged`]) reads, for each element of a rank's output, the sending
+//!   rank's input at the index it came from.
 //!
 //! Each value depends on `i` only through `i` modulo a period (4, `s`, 3 or 61), so the reference
 //! of a reduction is computed once per residue, in plain loops over the ranks: f64 for floats
@@ -106,6 +108,13 @@ impl Pattern {
         f64::from(self.value(r, i))
     }
 
+    /// Element `i` of rank `r`'s output after an all-to-all with parts of `part` elements: part
+    /// `i / part` comes from the rank of that number, whose input holds it at `r · part + i mod part`.
+    pub(crate) fn exchanged(&self, r: usize, i: usize, part: usize) -> f64 {
+        let part = part.max(1);
+        self.stored(i / part, r * part + i % part)
+    }
+
     /// The reduction over every rank of the inputs at index `i`.
     pub(crate) fn reduced(&self, i: usize) -> f64 {
         self.reduced[i % self.reduced.len()]
@@ -181,5 +190,14 @@ mod tests {
         assert_eq!(Pattern::new(Some(ReduceOp::Max), DType::F32, 3).reduced(5), 19.0);
         assert_eq!(Pattern::new(Some(ReduceOp::BXor), DType::I32, 3).reduced(5), f64::from(5 ^ 12 ^ 19));
         assert_eq!(Pattern::new(None, DType::F32, 3).stored(2, 5), 19.0);
+    }
+
+    #[test]
+    fn all_to_all_takes_each_part_from_its_rank() {
+        // Parts of 2 on 3 ranks: rank 1's output index 4 is part 2, element 0, from rank 2's
+        // input at 1·2 + 0 = 2: (7·2 + 2) mod 61 = 16.
+        let p = Pattern::new(None, DType::I32, 3);
+        assert_eq!(p.exchanged(1, 4, 2), 16.0);
+        assert_eq!(p.exchanged(0, 1, 2), 1.0);
     }
 }
