@@ -1,6 +1,7 @@
 //! The kernels the layers launch: [`linear`] (kb-sched's tiled GEMM kernel against a transposed
 //! view of a `[out, in]` weight), [`bias_act`] (the epilogue: bias, activation, rounding) and
-//! [`copy`] (a strided 2-D view into a dense tensor).
+//! [`copy`] (a strided 2-D view into a dense tensor); and [`written`], a handle on the end of the
+//! writes of some tensors (no launch).
 //!
 //! # Where values are rounded
 //!
@@ -12,8 +13,8 @@
 //! directly and the epilogue works in place.
 
 use kb_mem::DType;
-use kb_oplog::UnaryOp;
-use kb_sched::{Device, GemmBlocks, SchedError, Tensor, Work, gemm};
+use kb_oplog::{Op, OpKind, UnaryOp};
+use kb_sched::{Device, GemmBlocks, Runtime, SchedError, Tensor, Work, gemm};
 
 /// Rows of an epilogue or copy program.
 const ELEMENTWISE_ROWS: usize = 32;
@@ -118,12 +119,21 @@ pub fn copy(device: &Device, src: &Tensor, dst: &Tensor) -> Result<Work, SchedEr
     })
 }
 
+/// A handle that completes when every op so far that wrote one of `tensors` has ended: a join
+/// recorded on `rt` that reads them, so it takes no resource and no time of its own. Waiting on
+/// it (inside a rank, the rank parks) is how a program starts its clock once its inputs — host
+/// writes, fills — are in place, in timing-only runs too.
+pub fn written(rt: &Runtime, tensors: &[&Tensor]) -> Result<Work, SchedError> {
+    let op = rt.record_op(Op::labelled(OpKind::Join, "inputs written"), tensors, &[], &[])?;
+    Ok(Work::from_op(rt, op))
+}
+
 #[cfg(test)]
 mod tests {
     use kb_mem::DType;
     use kb_sched::Runtime;
 
-    use super::{Activation, bias_act, copy, gemm_blocks, linear};
+    use super::{Activation, bias_act, copy, gemm_blocks, linear, written};
 
     #[test]
     fn small_batches_get_small_row_blocks() {
@@ -160,6 +170,17 @@ mod tests {
         for (got, v) in x.to_vec::<f32>().unwrap().iter().zip([0.0, 1.0, -1.0, 2.0]) {
             assert!((f64::from(*got) - gelu(v)).abs() < 1e-6, "{got} vs {}", gelu(v));
         }
+    }
+
+    #[test]
+    fn written_ends_with_the_last_write() {
+        let rt = Runtime::new(kb_oplog::MachineSpec::default(), kb_oplog::Mode::TIMING).unwrap();
+        let dev = rt.device(0).unwrap();
+        let small = dev.zeros(&[16], DType::F32).unwrap();
+        let big = dev.zeros(&[1 << 20], DType::F32).unwrap();
+        let both = written(&rt, &[&small, &big]).unwrap().wait().unwrap();
+        assert_eq!(both, rt.makespan(), "the fill of the larger tensor ends last");
+        assert!(both > 0);
     }
 
     #[test]

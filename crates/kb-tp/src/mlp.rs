@@ -75,6 +75,13 @@ impl ParallelMLP {
         &self.dense_4h_to_h
     }
 
+    /// This rank's weights and biases (its shards): the column-parallel weight and bias, then the
+    /// row-parallel weight and bias.
+    pub fn parameters(&self) -> Vec<&Tensor> {
+        let (fc1, fc2) = (&self.dense_h_to_4h, &self.dense_4h_to_h);
+        [Some(fc1.weight()), fc1.bias(), Some(fc2.weight()), fc2.bias()].into_iter().flatten().collect()
+    }
+
     /// The forward: `input` [.., hidden] (the same on every member) gives `y` [.., hidden], the
     /// same bytes on every member of the group.
     pub fn forward(&self, input: &Tensor) -> Result<Tensor, TpError> {
