@@ -5,7 +5,7 @@
 //! Target (issue 7): report the wall time (no target figure set).
 //!
 //! Measured 2026-12-02 (AMD EPYC, 2 cores shared with other builds, release): 305 ms per forward
-//! (294–315 ms, 10 samples) — about 60 000 recorded ops over the 8 ranks (the GEMMs' DMA and dot
+//! (294–315 ms, 10 samples) — 68 240 timed ops over the 8 ranks (the GEMMs' DMA and dot
 //! ops dominate), so roughly 5 µs per op: recording through the runtime, not the engine, is the
 //! cost to look at first.
 
