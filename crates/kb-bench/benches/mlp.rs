@@ -4,10 +4,10 @@
 //!
 //! Target (issue 7): report the wall time (no target figure set).
 //!
-//! Measured 2026-12-02 (AMD EPYC, 2 cores shared with other builds, release): 305 ms per forward
-//! (294–315 ms, 10 samples) — 68 240 timed ops over the 8 ranks (the GEMMs' DMA and dot
-//! ops dominate), so roughly 5 µs per op: recording through the runtime, not the engine, is the
-//! cost to look at first.
+//! Measured 2026-12-02 (AMD EPYC, 2 cores shared with other builds, release): 244 ms per forward
+//! (221–266 ms, 10 samples), for 51 856 timed ops over the 8 ranks (33 728 DMA, 16 384 GEMM, the
+//! rest fills, vector ops and the all-reduce's 112 link transfers): about 4.7 µs per op, recording
+//! and timing together. Not profiled yet.
 
 #![allow(missing_docs)]
 

@@ -31,11 +31,11 @@ pub enum Activation {
 }
 
 /// GEMM blocks for a product with `rows` rows: the default 128×128×64, with the row block cut
-/// down to the rows there are (rounded up to a multiple of 16), so a small batch does not pay for
-/// 128 padded rows on the GEMM unit.
+/// down to the rows there are, so a small batch pays neither for padded rows on the GEMM unit nor
+/// for the fills that pad its tiles.
 pub fn gemm_blocks(rows: usize) -> GemmBlocks {
     let default = GemmBlocks::default();
-    GemmBlocks { m: rows.div_ceil(16).max(1).saturating_mul(16).min(default.m), ..default }
+    GemmBlocks { m: rows.clamp(1, default.m), ..default }
 }
 
 fn invalid(op: &'static str, reason: String) -> SchedError {
@@ -137,9 +137,9 @@ mod tests {
 
     #[test]
     fn small_batches_get_small_row_blocks() {
-        assert_eq!(gemm_blocks(1).m, 16);
-        assert_eq!(gemm_blocks(8).m, 16);
-        assert_eq!(gemm_blocks(17).m, 32);
+        assert_eq!(gemm_blocks(0).m, 1);
+        assert_eq!(gemm_blocks(8).m, 8);
+        assert_eq!(gemm_blocks(17).m, 17);
         assert_eq!(gemm_blocks(4096).m, 128);
         assert_eq!((gemm_blocks(8).n, gemm_blocks(8).k), (128, 64));
     }
