@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: `kernbench config`, the effective machine config;
 //! - [`gemm`]: `kernbench gemm`, one GEMM kernel launch, timed and checked;
+//! - [`mlp`]: `kernbench mlp`, one forward of a tensor-parallel MLP block on T ranks, timed and
+//!   checked;
 //! - [`collective`]: `kernbench all-reduce`, `all-gather`, `reduce-scatter`, `broadcast`, `reduce`,
 //!   `all-to-all`: sweeps of one collective over message sizes, in nccl-tests' format;
 //! - [`size`]: the `4K`-style size parser every size flag uses;
@@ -14,6 +16,7 @@ pub(crate) mod collective;
 pub(crate) mod config;
 pub(crate) mod failure;
 pub(crate) mod gemm;
+pub(crate) mod mlp;
 pub(crate) mod output;
 pub(crate) mod rng;
 pub(crate) mod size;
@@ -74,6 +77,12 @@ pub(crate) enum Command {
     /// utilization and its error against a host reference.
     #[command(after_help = "Sizes take K, M or G suffixes (powers of 1024): --m 4K is 4096.")]
     Gemm(gemm::GemmArgs),
+    /// Run one forward of a tensor-parallel MLP block, Y = gelu(X·W1 + b1)·W2 + b2, split over T
+    /// ranks (Megatron's column- then row-parallel layers, one all-reduce); report its simulated
+    /// time, split into compute and communication, TFLOP/s and rank 0's error against a host
+    /// reference.
+    #[command(after_help = "Sizes take K, M or G suffixes (powers of 1024): --hidden 4K is 4096.")]
+    Mlp(mlp::MlpArgs),
     /// Sweep an all-reduce over message sizes on P ranks, like nccl-tests' all_reduce_perf:
     /// size = each rank's buffer; busbw = algbw × 2(P−1)/P.
     #[command(after_help = COLLECTIVE_HELP)]
@@ -111,6 +120,7 @@ pub(crate) fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Config => config::run(&machine, &cli.global),
         Command::Gemm(args) => gemm::run(&machine, &cli.global, args),
+        Command::Mlp(args) => mlp::run(&machine, &cli.global, args),
         Command::AllReduce(args) => collective::run(Collective::AllReduce, &machine, &cli.global, args),
         Command::AllGather(args) => collective::run(Collective::AllGather, &machine, &cli.global, args),
         Command::ReduceScatter(args) => collective::run(Collective::ReduceScatter, &machine, &cli.global, args),

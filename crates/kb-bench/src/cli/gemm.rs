@@ -9,7 +9,7 @@
 //! B on the device instead, which costs the host channel the same time and makes no host data.
 
 pub(crate) mod check;
-mod report;
+pub(crate) mod report;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -71,7 +71,7 @@ pub(crate) struct GemmArgs {
 }
 
 /// Parses `--dtype`: any name `DType` reads, if the GEMM kernel takes it.
-fn parse_gemm_dtype(text: &str) -> Result<DType, String> {
+pub(crate) fn parse_gemm_dtype(text: &str) -> Result<DType, String> {
     match DType::from_str(text).map_err(|e| e.to_string())? {
         dtype @ (DType::F16 | DType::BF16 | DType::F32) => Ok(dtype),
         other => Err(format!("the GEMM kernel takes f16, bf16 or f32, not {other}")),
@@ -279,7 +279,7 @@ fn input(dev: &Device, path: Option<&Path>, op: Operand, p: Problem) -> Result<T
 
 /// A runtime error that the request's size caused (HBM or TCM exhausted, a shape too large) is
 /// bad input; any other is the simulator's.
-fn user_if_too_big(e: SchedError) -> Failure {
+pub(crate) fn user_if_too_big(e: SchedError) -> Failure {
     match e {
         SchedError::HbmExhausted { .. } | SchedError::TcmExhausted { .. } | SchedError::Mem(_) => {
             Failure::BadInput(e.into())
@@ -297,9 +297,15 @@ fn check_result(a: &Tensor, b: &Tensor, c: &Tensor, p: Problem) -> Result<(check
     Ok((outcome, c))
 }
 
-/// Writes C to `path`: f16 as f16 (exact), f32 and bf16 as f32 (bf16 widens exactly).
+/// Writes C to `path` (see [`write_result`]).
 fn write_c(path: &Path, p: Problem, c: &[f32]) -> Result<(), Failure> {
-    let dtype = if p.dtype == DType::F16 { DType::F16 } else { DType::F32 };
-    let array = NpyArray::from_f32(&[p.m, p.n], dtype, c).internal()?;
+    write_result(path, &[p.m, p.n], p.dtype, c)
+}
+
+/// Writes a result of `shape` and `dtype` read back as f32 to `path`: f16 as f16 (exact), f32 and
+/// bf16 as f32 (bf16 widens exactly; numpy has no bfloat16).
+pub(crate) fn write_result(path: &Path, shape: &[usize], dtype: DType, values: &[f32]) -> Result<(), Failure> {
+    let dtype = if dtype == DType::F16 { DType::F16 } else { DType::F32 };
+    let array = NpyArray::from_f32(shape, dtype, values).internal()?;
     npy::write_npy(path, &array).bad_input()
 }

@@ -6,6 +6,7 @@ mod config;
 mod errors;
 mod gemm;
 mod machine;
+mod mlp;
 mod npy_files;
 mod trace;
 

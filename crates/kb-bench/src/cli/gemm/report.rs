@@ -20,7 +20,7 @@ pub(crate) enum Check {
 }
 
 impl Check {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Check::Pass => "pass",
             Check::Fail => "fail",
