@@ -12,17 +12,7 @@
 #![allow(clippy::print_stderr, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kb_bench::fixtures::{spawn_1024_small_kernels, yield_round_trips};
-
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use kb_bench::fixtures::{peak_rss_kib, spawn_1024_small_kernels, yield_round_trips};
 
 fn bench(c: &mut Criterion) {
     let before = peak_rss_kib();

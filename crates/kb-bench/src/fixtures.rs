@@ -189,6 +189,18 @@ pub fn record_gemm_4096(mode: Mode) -> Result<(u64, u64), kb_sched::SchedError> 
     Ok((ops, rt.makespan()))
 }
 
+/// The process's peak resident memory so far (`VmHWM` in `/proc/self/status`), KiB; 0 where
+/// that file does not exist.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// One rank yielding `trips` times: each yield is one park and one resume by the scheduler.
 pub fn yield_round_trips(trips: u64) -> Result<(), kb_sched::SpawnError> {
     kb_sched::spawn(1, move |ctx| {

@@ -19,8 +19,7 @@ use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Buf, Grid, Label, Plan, Slot, flat, scratch};
-use crate::ring::root_of;
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, flat, root_of, scratch};
 
 /// Records a one-shot all-reduce; returns each member's exit join.
 pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
@@ -192,17 +191,8 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
 
 /// Records a direct broadcast: the root sends its tensor to every other member at once.
 pub(crate) fn broadcast(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
-    let n = calls.len();
-    let Some(first) = calls.first() else { return Ok(Vec::new()) };
-    let (count, dtype) = (first.tensor(0).numel(), first.tensor(0).dtype());
-    let root = root_of(calls);
-    let flats = flat(calls, 0)?;
-    let grid = Grid::new(rt, count, 1, dtype);
-    let reads = (0..n).map(|p| if p == root { vec![flats[p].clone()] } else { Vec::new() }).collect();
-    let writes = (0..n).map(|p| if p == root { Vec::new() } else { vec![flats[p].clone()] }).collect();
-    let mut plan = Plan::new(rt, "broadcast", grid.slots(), reads, writes)?;
-    if n > 1 && count > 0 {
-        let mem = Buf::new(&flats, 0)?;
+    let (mut plan, moving) = broadcast_plan(rt, calls)?;
+    if let Some(Broadcast { mem, grid, root, n }) = moving {
         let send = Label::new("broadcast direct send");
         for d in 1..n {
             let q = (root + d) % n;

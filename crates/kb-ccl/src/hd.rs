@@ -27,8 +27,7 @@ use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Buf, Grid, Label, Plan, flat, scratch};
-use crate::ring::root_of;
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, flat, root_of, scratch};
 
 /// Why a group of `n` members cannot use these algorithms, if it cannot.
 pub(crate) fn unsupported(n: usize) -> Option<String> {
@@ -209,17 +208,8 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
 
 /// Records a binomial-tree broadcast from the root member.
 pub(crate) fn broadcast(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
-    let n = calls.len();
-    let Some(first) = calls.first() else { return Ok(Vec::new()) };
-    let (count, dtype) = (first.tensor(0).numel(), first.tensor(0).dtype());
-    let root = root_of(calls);
-    let flats = flat(calls, 0)?;
-    let grid = Grid::new(rt, count, 1, dtype);
-    let reads = (0..n).map(|p| if p == root { vec![flats[p].clone()] } else { Vec::new() }).collect();
-    let writes = (0..n).map(|p| if p == root { Vec::new() } else { vec![flats[p].clone()] }).collect();
-    let mut plan = Plan::new(rt, "broadcast", grid.slots(), reads, writes)?;
-    if n > 1 && count > 0 {
-        let mem = Buf::new(&flats, 0)?;
+    let (mut plan, moving) = broadcast_plan(rt, calls)?;
+    if let Some(Broadcast { mem, grid, root, n }) = moving {
         let send = Label::new("broadcast hd send");
         for d in doubling(n) {
             for r in 0..d {

@@ -284,6 +284,38 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// The root's position among the members of a rooted collective.
+pub(crate) fn root_of(calls: &[Call]) -> usize {
+    let root = calls.first().and_then(|c| c.root);
+    calls.iter().position(|c| Some(c.rank) == root).unwrap_or(0)
+}
+
+/// What a broadcast is moving, once its plan is made: the members' flat tensors, cut by one grid
+/// of slices, and the root's position.
+#[derive(Debug)]
+pub(crate) struct Broadcast {
+    pub(crate) mem: Buf,
+    pub(crate) grid: Grid,
+    pub(crate) root: usize,
+    pub(crate) n: usize,
+}
+
+/// What every broadcast algorithm shares: the root's tensor is only read, the others' only
+/// written, one grid of slices over the flat tensor. Returns the plan and, when there is anything
+/// to move (two members or more, a non-empty tensor), what to move.
+pub(crate) fn broadcast_plan<'a>(rt: &'a Runtime, calls: &[Call]) -> Result<(Plan<'a>, Option<Broadcast>), SchedError> {
+    let n = calls.len();
+    let (count, dtype) = calls.first().map_or((0, DType::F32), |c| (c.tensor(0).numel(), c.tensor(0).dtype()));
+    let root = root_of(calls);
+    let flats = flat(calls, 0)?;
+    let grid = Grid::new(rt, count, 1, dtype);
+    let reads = (0..n).map(|p| if p == root { vec![flats[p].clone()] } else { Vec::new() }).collect();
+    let writes = (0..n).map(|p| if p == root { Vec::new() } else { vec![flats[p].clone()] }).collect();
+    let plan = Plan::new(rt, "broadcast", grid.slots(), reads, writes)?;
+    let moving = (n > 1 && count > 0).then(|| Buf::new(&flats, 0)).transpose()?;
+    Ok((plan, moving.map(|mem| Broadcast { mem, grid, root, n })))
+}
+
 /// One buffer per member (a tensor or a scratch buffer), flat, with the first of its slots.
 #[derive(Debug, Clone)]
 pub(crate) struct Buf {

@@ -30,7 +30,7 @@ use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Buf, Grid, Label, Plan, flat, scratch};
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, flat, root_of, scratch};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
 /// member's exit join.
@@ -213,26 +213,10 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
     plan.finish()
 }
 
-/// The root's position among the members.
-pub(crate) fn root_of(calls: &[Call]) -> usize {
-    let root = calls.first().and_then(|c| c.root);
-    calls.iter().position(|c| Some(c.rank) == root).unwrap_or(0)
-}
-
 /// Records a pipelined chain broadcast from the root member along the ring.
 pub(crate) fn broadcast(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
-    let n = calls.len();
-    let Some(first) = calls.first() else { return Ok(Vec::new()) };
-    let (count, dtype) = (first.tensor(0).numel(), first.tensor(0).dtype());
-    let root = root_of(calls);
-    let flats = flat(calls, 0)?;
-    let grid = Grid::new(rt, count, 1, dtype);
-    // The root's tensor is only read; the others' only written.
-    let reads = (0..n).map(|p| if p == root { vec![flats[p].clone()] } else { Vec::new() }).collect();
-    let writes = (0..n).map(|p| if p == root { Vec::new() } else { vec![flats[p].clone()] }).collect();
-    let mut plan = Plan::new(rt, "broadcast", grid.slots(), reads, writes)?;
-    if n > 1 && count > 0 {
-        let mem = Buf::new(&flats, 0)?;
+    let (mut plan, moving) = broadcast_plan(rt, calls)?;
+    if let Some(Broadcast { mem, grid, root, n }) = moving {
         let send = Label::new("broadcast ring send");
         for (cell, start, len) in grid.all_cells() {
             for i in 0..n - 1 {

@@ -7,8 +7,9 @@ use std::rc::Rc;
 use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, ReduceOp, all_to_all_single, all_to_all_single_async, new_group};
 use kb_mem::DType;
 use kb_oplog::{MachineSpec, Mode, Topology};
-use kb_sched::{RankCtx, Runtime, SpawnError, Tensor, spawn};
+use kb_sched::{RankCtx, Runtime, Tensor, spawn};
 
+use crate::errors::failures;
 use crate::reference::{input, read_bits, round, to_bits};
 
 pub(crate) const WORLDS: [usize; 8] = [1, 2, 3, 4, 5, 7, 8, 16];
@@ -125,13 +126,6 @@ fn a_sub_group_exchanges_among_its_members_only() {
     for (j, rank) in [1usize, 2, 4].into_iter().enumerate() {
         let want: Vec<u32> = [1usize, 2, 4].iter().map(|&i| bits(i, 3, DType::BF16)[j]).collect();
         assert_eq!(got[rank], want, "rank {rank}");
-    }
-}
-
-fn failures(e: SpawnError) -> Vec<kb_sched::RankFailure> {
-    match e {
-        SpawnError::Failed(f) => f,
-        other => panic!("expected rank failures, got {other}"),
     }
 }
 

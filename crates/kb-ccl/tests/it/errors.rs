@@ -7,7 +7,7 @@ use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, ReduceOp, all_reduce, new_g
 use kb_mem::DType;
 use kb_sched::{RankFailure, SpawnError, spawn};
 
-fn failures(e: SpawnError) -> Vec<RankFailure> {
+pub(crate) fn failures(e: SpawnError) -> Vec<RankFailure> {
     match e {
         SpawnError::Failed(f) => f,
         other => panic!("expected rank failures, got {other}"),
@@ -16,7 +16,7 @@ fn failures(e: SpawnError) -> Vec<RankFailure> {
 
 /// The ranks that failed (the member that ran the group's check first; the others may be aborted
 /// before they see it) all failed with `message`.
-fn assert_failed_with(e: SpawnError, message: &str) {
+pub(crate) fn assert_failed_with(e: SpawnError, message: &str) {
     let f = failures(e);
     assert!(!f.is_empty());
     for f in &f {

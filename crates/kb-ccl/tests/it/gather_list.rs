@@ -4,9 +4,10 @@
 use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, all_gather, all_gather_async};
 use kb_mem::DType;
 use kb_oplog::{MachineSpec, Mode, Topology};
-use kb_sched::{RankFailure, Runtime, SpawnError, Tensor, spawn};
+use kb_sched::{Runtime, Tensor, spawn};
 
 use crate::all_to_all::{DTYPES, WORLDS, bits, make};
+use crate::errors::failures;
 use crate::reference::read_bits;
 
 #[test]
@@ -46,13 +47,6 @@ fn output_i_gets_member_is_input() {
                 }
             }
         }
-    }
-}
-
-fn failures(e: SpawnError) -> Vec<RankFailure> {
-    match e {
-        SpawnError::Failed(f) => f,
-        other => panic!("expected rank failures, got {other}"),
     }
 }
 

@@ -4,9 +4,10 @@
 use kb_ccl::{CclError, recv, recv_async, send, send_async};
 use kb_mem::DType;
 use kb_oplog::{MachineSpec, Mode, Topology};
-use kb_sched::{RankFailure, Runtime, SpawnError, spawn};
+use kb_sched::{Runtime, SpawnError, spawn};
 
 use crate::all_to_all::{DTYPES, WORLDS, bits, make};
+use crate::errors::{assert_failed_with, failures};
 use crate::reference::read_bits;
 
 /// The seed of the tensor `from` sends to `to` among `n` ranks.
@@ -102,23 +103,6 @@ fn a_write_after_send_async_waits_for_the_transfer() {
     .unwrap();
     assert_eq!(got[1], bits(7, 16, DType::F32));
     assert_eq!(got[0], vec![99.0f32.to_bits(); 16]);
-}
-
-fn failures(e: SpawnError) -> Vec<RankFailure> {
-    match e {
-        SpawnError::Failed(f) => f,
-        other => panic!("expected rank failures, got {other}"),
-    }
-}
-
-/// Every failed rank failed with `message` (a rank that had not reached the pair may be aborted
-/// before it sees it).
-fn assert_failed_with(e: SpawnError, message: &str) {
-    let f = failures(e);
-    assert!(!f.is_empty());
-    for f in &f {
-        assert_eq!(f.message, message, "rank {}", f.rank);
-    }
 }
 
 #[test]
