@@ -115,6 +115,14 @@ pub enum CclError {
         /// Why, e.g. "is the calling rank itself".
         reason: String,
     },
+    /// A recv whose tensor does not match the send it received (dtype or element count).
+    #[error("recv: {reason}")]
+    P2pMismatch {
+        /// The receiving rank.
+        rank: usize,
+        /// Both ranks and values.
+        reason: String,
+    },
     /// `new_group` was given ranks that do not form a group of this world.
     #[error("new_group: rank {rank}: {reason}")]
     BadGroup {

@@ -1,61 +1,53 @@
 //! Point-to-point: [`send`] and [`recv`] (and their `_async` forms), as `torch.distributed`'s.
 //!
-//! A send from rank `a` to rank `b` and the matching recv on `b` from `a` meet in one
-//! [`RankCtx::rendezvous`] of the two ranks, named `send/recv`. Every point-to-point call between
-//! the same two ranks, in either direction, goes through that one rendezvous, so the k-th
-//! point-to-point call `a` makes with `b` meets the k-th call `b` makes with `a`: calls match in
-//! program order, as in MPI. The two calls must be one send and one recv of the same dtype and
-//! element count (shapes may differ); a send meeting a send, a recv meeting a recv, or a different
-//! dtype or count is an error both ranks get, naming both ranks and values. A peer that is the
-//! caller itself or outside the world is refused before the rendezvous. A refused or mismatched
-//! call records no op.
+//! Sends are eager, as NCCL's and MPI's small sends are: [`send_async`] records, at once, a link
+//! transfer of the tensor into a staging buffer on the receiver's device (routed over the
+//! cluster's links, after the tensor's earlier writes), posts it to the receiver with
+//! [`RankCtx::post`] and returns a [`Work`] on the transfer — it never waits for the receiver, so
+//! every rank can post its sends before its receives (a ring exchange, a pipeline's forward and
+//! backward). [`recv_async`] takes the next send the peer posted to it ([`RankCtx::take`], which
+//! parks until there is one) and records a copy from the staging buffer into its tensor (a DMA on
+//! PE 0 of its device, after the transfer and the tensor's earlier accesses), and returns a
+//! [`Work`] on the copy. Sends from `a` to `b` are received in posting order.
 //!
-//! The transfer is one link transfer from the sender's tensor into the receiver's, routed over the
-//! cluster's links and recorded with [`Runtime::record_op`] with the tensors' hazards: it reads
-//! the sender's tensor (after its earlier writes) and writes the receiver's (after its earlier
-//! reads and writes). Both ranks get a [`Work`] on it. An empty pair records a join with the same
-//! hazards and moves nothing.
-//!
-//! Like every `_async` call of kb-ccl, [`send_async`] and [`recv_async`] return once the peer has
-//! made its matching call (that is when the transfer is recorded). Ranks that each post a send
-//! before their recv therefore wait on each other in a cycle: `spawn` reports it as a deadlock
-//! naming each rank's `send/recv` rendezvous (two ranks sending to each other first get the
-//! send/send error instead). Order the calls so that one side of each pair receives first.
+//! A recv whose dtype or element count differs from the send's (shapes may differ) is an error of
+//! the receiver naming both ranks and values, and its tensor is not written. A send nobody
+//! receives is an error of `spawn` naming both ranks; receives that no send can answer are a
+//! deadlock naming what each rank waits for. A peer that is the caller itself or outside the world
+//! is refused before anything is recorded.
 
-use kb_oplog::{Op, OpId, OpKind};
-use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
+use kb_oplog::{Op, OpKind, Pe};
+use kb_sched::{RankCtx, SchedError, Tensor, Work};
 
 use crate::CclError;
 
-/// The rendezvous every point-to-point pair meets in (with the pair's two ranks as members).
-const RENDEZVOUS: &str = "send/recv";
+/// The mailbox channel sends are posted on.
+const CHANNEL: &str = "p2p";
 
 /// Sends `tensor` to rank `dst` and waits until the transfer has ended (the tensor may then be
-/// reused). Rank `dst` must make the matching [`recv`] (or [`recv_async`]) from this rank, with a
-/// tensor of the same dtype and element count, as its next point-to-point call with this rank.
+/// reused). Rank `dst` receives it with [`recv`] (or [`recv_async`]) from this rank.
 pub fn send(ctx: &RankCtx, tensor: &Tensor, dst: usize) -> Result<(), CclError> {
     send_async(ctx, tensor, dst)?.wait()?;
     Ok(())
 }
 
-/// As [`send`], returning a [`Work`] instead of waiting (once rank `dst` has made its matching
-/// call).
+/// As [`send`], returning a [`Work`] on the transfer instead of waiting; it never waits for the
+/// receiver.
 pub fn send_async(ctx: &RankCtx, tensor: &Tensor, dst: usize) -> Result<Work, CclError> {
-    p2p(ctx, Side::Send, tensor, dst)
+    post_send(ctx, tensor, dst)
 }
 
-/// Receives into `tensor` from rank `src` and waits until the bytes have arrived. Rank `src` must
-/// make the matching [`send`] (or [`send_async`]) to this rank, with a tensor of the same dtype and
-/// element count, as its next point-to-point call with this rank.
+/// Receives into `tensor` from rank `src` and waits until the bytes have arrived: the next send
+/// rank `src` posts to this rank, of the same dtype and element count.
 pub fn recv(ctx: &RankCtx, tensor: &Tensor, src: usize) -> Result<(), CclError> {
     recv_async(ctx, tensor, src)?.wait()?;
     Ok(())
 }
 
-/// As [`recv`], returning a [`Work`] instead of waiting (once rank `src` has made its matching
-/// call).
+/// As [`recv`], returning a [`Work`] on the copy into `tensor` instead of waiting (once rank
+/// `src` has posted its send: until then the rank parks).
 pub fn recv_async(ctx: &RankCtx, tensor: &Tensor, src: usize) -> Result<Work, CclError> {
-    p2p(ctx, Side::Recv, tensor, src)
+    take_send(ctx, tensor, src)
 }
 
 /// Which end of a transfer a call is.
@@ -74,29 +66,17 @@ impl Side {
     }
 }
 
-/// One rank's point-to-point call, as the pair's code sees it.
+/// A send as its receiver finds it: the sender, its tensor's dtype and shape, and the staging
+/// buffer on the receiver's device the transfer writes.
 #[derive(Debug)]
-struct P2pCall {
+struct Posted {
     rank: usize,
-    peer: usize,
-    side: Side,
-    tensor: Tensor,
+    shape: Vec<usize>,
+    staging: Tensor,
 }
 
-impl P2pCall {
-    /// "rank 0 sends f32 [8] to rank 1", "rank 1 receives f16 [8] from rank 0".
-    fn describe(&self) -> String {
-        let (verb, prep) = match self.side {
-            Side::Send => ("sends", "to"),
-            Side::Recv => ("receives", "from"),
-        };
-        let t = &self.tensor;
-        format!("rank {} {verb} {} {:?} {prep} rank {}", self.rank, t.dtype(), t.shape(), self.peer)
-    }
-}
-
-/// Checks one call alone, meets the peer, and there checks the pair and records the transfer.
-fn p2p(ctx: &RankCtx, side: Side, tensor: &Tensor, peer: usize) -> Result<Work, CclError> {
+/// Checks what a point-to-point call can check alone.
+fn check(ctx: &RankCtx, side: Side, tensor: &Tensor, peer: usize) -> Result<(), CclError> {
     let (op, rank, world) = (side.name(), ctx.rank(), ctx.world_size());
     let bad_peer = |reason: String| CclError::BadPeer { op, rank, peer, reason };
     if peer == rank {
@@ -112,44 +92,55 @@ fn p2p(ctx: &RankCtx, side: Side, tensor: &Tensor, peer: usize) -> Result<Work, 
     if tensor.numel() > 0 && !tensor.is_contiguous() {
         return Err(CclError::NotContiguous { collective: op, rank, shape: tensor.shape().to_vec() });
     }
-    let call = P2pCall { rank, peer, side, tensor: tensor.clone() };
-    let rt = ctx.runtime().clone();
-    let id = ctx.rendezvous(RENDEZVOUS, &[rank, peer], call, move |calls: Vec<P2pCall>| {
-        let [a, b] = &calls[..] else { return Err(format!("a pair has two calls, not {}", calls.len())) };
-        let (send, recv) = match (a.side, b.side) {
-            (Side::Send, Side::Recv) => (a, b),
-            (Side::Recv, Side::Send) => (b, a),
-            (side, _) => {
-                let other = if side == Side::Send { "recv" } else { "send" };
-                return Err(format!(
-                    "{} but {}: each {} needs a matching {other} on the peer",
-                    a.describe(),
-                    b.describe(),
-                    side.name()
-                ));
-            }
-        };
-        let (s, r) = (&send.tensor, &recv.tensor);
-        if s.dtype() != r.dtype() || s.numel() != r.numel() {
-            return Err(format!(
-                "{} but {}: a send and its recv need the same dtype and element count",
-                send.describe(),
-                recv.describe()
-            ));
-        }
-        let id = record(&rt, s, r).map_err(|e| e.to_string())?;
-        Ok(vec![id; 2])
-    })?;
-    Ok(Work::from_op(ctx.runtime(), id))
+    Ok(())
 }
 
-/// Records the transfer of `src` (on the sender) into `dst` (on the receiver).
-fn record(rt: &Runtime, src: &Tensor, dst: &Tensor) -> Result<OpId, SchedError> {
-    let kind = if src.numel() == 0 {
+/// The send side: stage, transfer, post.
+fn post_send(ctx: &RankCtx, tensor: &Tensor, dst: usize) -> Result<Work, CclError> {
+    check(ctx, Side::Send, tensor, dst)?;
+    let rt = ctx.runtime();
+    let staging = rt.device(dst as u32)?.empty(&[tensor.numel()], tensor.dtype())?;
+    let kind = if tensor.numel() == 0 {
         OpKind::Join
     } else {
-        let flat = |t: &Tensor| t.reshape(&[t.numel()])?.region();
-        OpKind::LinkTransfer { src: flat(src)?, dst: flat(dst)? }
+        OpKind::LinkTransfer { src: flat(tensor)?, dst: staging.region()? }
     };
-    rt.record_op(Op::labelled(kind, RENDEZVOUS), &[src], &[dst], &[])
+    let transfer = rt.record_op(Op::labelled(kind, "send"), &[tensor], &[&staging], &[])?;
+    ctx.post(CHANNEL, dst, Posted { rank: ctx.rank(), shape: tensor.shape().to_vec(), staging })?;
+    Ok(Work::from_op(rt, transfer))
+}
+
+/// The receive side: take the peer's next send, check it, copy it in.
+fn take_send(ctx: &RankCtx, tensor: &Tensor, src: usize) -> Result<Work, CclError> {
+    check(ctx, Side::Recv, tensor, src)?;
+    let posted: Posted = ctx.take(CHANNEL, src)?;
+    let sent = &posted.staging;
+    if sent.dtype() != tensor.dtype() || sent.numel() != tensor.numel() {
+        return Err(CclError::P2pMismatch {
+            rank: ctx.rank(),
+            reason: format!(
+                "rank {} receives {} {:?} from rank {src}, but rank {} sent {} {:?}: a send and its recv need the same dtype and element count",
+                ctx.rank(),
+                tensor.dtype(),
+                tensor.shape(),
+                posted.rank,
+                sent.dtype(),
+                posted.shape
+            ),
+        });
+    }
+    let rt = ctx.runtime();
+    let kind = if tensor.numel() == 0 {
+        OpKind::Join
+    } else {
+        let pe = Pe { device: ctx.device().index(), pe: 0 };
+        OpKind::Dma { pe, src: sent.region()?, dst: flat(tensor)? }
+    };
+    let copy = rt.record_op(Op::labelled(kind, "recv"), &[sent], &[tensor], &[])?;
+    Ok(Work::from_op(rt, copy))
+}
+
+/// The region of a contiguous tensor, flattened.
+fn flat(t: &Tensor) -> Result<kb_mem::Region, SchedError> {
+    t.reshape(&[t.numel()])?.region()
 }

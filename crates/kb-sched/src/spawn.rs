@@ -18,7 +18,7 @@
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
@@ -34,8 +34,18 @@ pub(crate) enum Waiting {
     Op(OpId),
     /// A rendezvous to be joined by every member.
     Rendezvous(RendezvousKey),
+    /// A message on a mailbox channel from another rank ([`RankCtx::take`]).
+    Mail(MailKey),
     /// Nothing: the rank yielded and runs again in the next round.
     Yield,
+}
+
+/// A mailbox channel: its name, the sending rank and the receiving rank.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct MailKey {
+    channel: String,
+    from: usize,
+    to: usize,
 }
 
 /// A rendezvous: a name, the members (sorted ranks), and which call of that name by that group.
@@ -80,6 +90,8 @@ pub(crate) struct Scheduler {
     calls: RefCell<Vec<CallCounts>>,
     /// Per rank: state registered by upper crates.
     locals: RefCell<Vec<HashMap<TypeId, Rc<dyn Any>>>>,
+    /// Messages posted and not yet taken, per channel, in posting order.
+    mail: RefCell<BTreeMap<MailKey, VecDeque<Box<dyn Any>>>>,
 }
 
 impl fmt::Debug for Scheduler {
@@ -101,6 +113,7 @@ impl Scheduler {
             rendezvous: RefCell::new(BTreeMap::new()),
             calls: RefCell::new(vec![HashMap::new(); n]),
             locals: RefCell::new(vec![HashMap::new(); n]),
+            mail: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -169,6 +182,42 @@ impl RankCtx {
             }
         };
         any.downcast::<S>().expect("keyed by its own type")
+    }
+
+    /// Posts `message` on the mailbox channel `channel` to rank `to`, without waiting: the
+    /// one-sided counterpart of a rendezvous, for eager sends. Messages on one channel between
+    /// one pair of ranks are taken in posting order. A message nobody takes is an error of `spawn`
+    /// naming the channel and both ranks.
+    pub fn post<A: 'static>(&self, channel: &str, to: usize, message: A) -> Result<(), SchedError> {
+        if to >= self.world {
+            return Err(SchedError::Invalid {
+                op: "post",
+                reason: format!(
+                    "rank {} posted on `{channel}` to rank {to}, but the world has {} ranks",
+                    self.rank, self.world
+                ),
+            });
+        }
+        let key = MailKey { channel: channel.to_string(), from: self.rank, to };
+        self.sched.mail.borrow_mut().entry(key).or_default().push_back(Box::new(message));
+        Ok(())
+    }
+
+    /// Takes the next message rank `from` posted to this rank on `channel`, parking until there
+    /// is one. Every other rank runs meanwhile; if none can post it, `spawn` reports a deadlock
+    /// naming the channel.
+    pub fn take<A: 'static>(&self, channel: &str, from: usize) -> Result<A, SchedError> {
+        let key = MailKey { channel: channel.to_string(), from, to: self.rank };
+        loop {
+            let message = self.sched.mail.borrow_mut().get_mut(&key).and_then(VecDeque::pop_front);
+            if let Some(message) = message {
+                return message.downcast::<A>().map(|m| *m).map_err(|_| SchedError::Invalid {
+                    op: "take",
+                    reason: format!("a message on `{channel}` from rank {from} is not of the type taken"),
+                });
+            }
+            self.sched.park_on(Waiting::Mail(key.clone()))?;
+        }
     }
 
     /// Parks this rank on the rendezvous `name` of the ranks `members` (which must include it)
@@ -398,6 +447,10 @@ impl Runtime {
                 return Err(SpawnError::Failed(failures));
             }
             if ended.iter().all(|&e| e) {
+                let unread = unread_mail(sched);
+                if !unread.is_empty() {
+                    return Err(SpawnError::Failed(unread));
+                }
                 return Ok(results.into_iter().map(|r| r.expect("every rank ended with a value")).collect());
             }
             // The barrier: completed rendezvous, then the engine. (No allocation when nothing
@@ -406,6 +459,7 @@ impl Runtime {
             {
                 let waiting = sched.waiting.borrow();
                 let rendezvous = sched.rendezvous.borrow();
+                let mail = sched.mail.borrow();
                 let inner = self.inner.borrow();
                 for (rank, w) in waiting.iter().enumerate() {
                     match w {
@@ -413,9 +467,12 @@ impl Runtime {
                         Some(Waiting::Rendezvous(key)) if rendezvous.get(key).is_some_and(|r| r.results.is_some()) => {
                             runnable[rank] = true;
                         }
+                        Some(Waiting::Mail(key)) if mail.get(key).is_some_and(|q| !q.is_empty()) => {
+                            runnable[rank] = true;
+                        }
                         Some(Waiting::Op(op)) if inner.sim.is_done(*op) => runnable[rank] = true,
                         Some(Waiting::Op(op)) => ops.push((rank, *op)),
-                        Some(Waiting::Rendezvous(_)) | None => {}
+                        Some(Waiting::Rendezvous(_) | Waiting::Mail(_)) | None => {}
                     }
                 }
             }
@@ -458,8 +515,33 @@ fn describe_waits(waiting: &[Option<Waiting>], ended: &[bool], sched: &Scheduler
                 format!("  rank {rank} waits on {key}, which ranks {missing:?} have not joined")
             }
             Some(Waiting::Op(op)) => format!("  rank {rank} waits on op {op:?}"),
+            Some(Waiting::Mail(key)) => {
+                format!(
+                    "  rank {rank} waits for a message on `{}` from rank {}, which has not posted one",
+                    key.channel, key.from
+                )
+            }
             Some(Waiting::Yield) => format!("  rank {rank} yielded"),
             None => format!("  rank {rank} is parked"),
+        })
+        .collect()
+}
+
+/// The messages no rank took, as failures of the ranks they were posted to.
+fn unread_mail(sched: &Scheduler) -> Vec<RankFailure> {
+    let mail = sched.mail.borrow();
+    mail.iter()
+        .filter(|(_, q)| !q.is_empty())
+        .map(|(key, q)| RankFailure {
+            rank: key.to,
+            message: format!(
+                "rank {} ended without taking {} message(s) rank {} posted to it on `{}`",
+                key.to,
+                q.len(),
+                key.from,
+                key.channel
+            ),
+            panicked: false,
         })
         .collect()
 }

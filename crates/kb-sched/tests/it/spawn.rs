@@ -238,3 +238,48 @@ fn a_failing_host_read_after_a_wait_is_each_ranks_root_cause() {
         "\n-- Process 0 terminated with the following error:\nto_vec reads tensor data, but this runtime is timing-only (it keeps no data)\n\n-- Process 1 terminated with the following error:\nto_vec reads tensor data, but this runtime is timing-only (it keeps no data)"
     );
 }
+
+#[test]
+fn posted_messages_are_taken_in_order_and_a_taker_parks_until_one_comes() {
+    let got = spawn(3, |ctx| {
+        let (me, n) = (ctx.rank(), ctx.world_size());
+        // Every rank posts to the next before anyone takes: posting never waits.
+        ctx.post("ring", (me + 1) % n, me * 10)?;
+        ctx.post("ring", (me + 1) % n, me * 10 + 1)?;
+        let first: usize = ctx.take("ring", (me + n - 1) % n)?;
+        let second: usize = ctx.take("ring", (me + n - 1) % n)?;
+        // Rank 0 takes on another channel before rank 2 posts on it: it parks meanwhile.
+        if me == 2 {
+            ctx.yield_now()?;
+            ctx.post("late", 0, "hello")?;
+        }
+        let late = if me == 0 { Some(ctx.take::<&str>("late", 2)?) } else { None };
+        Ok::<_, SchedError>((first, second, late))
+    })
+    .unwrap();
+    assert_eq!(got, [(20, 21, Some("hello")), (0, 1, None), (10, 11, None)]);
+}
+
+#[test]
+fn a_message_nobody_takes_and_a_take_nobody_answers_are_errors() {
+    let err = spawn(2, |ctx| {
+        if ctx.rank() == 0 {
+            ctx.post("p2p", 1, 7u8)?;
+        }
+        Ok::<_, SchedError>(())
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "\n-- Process 1 terminated with the following error:\nrank 1 ended without taking 1 message(s) rank 0 posted to it on `p2p`"
+    );
+    let err = spawn(2, |ctx| {
+        let from = 1 - ctx.rank();
+        ctx.take::<u8>("p2p", from)?;
+        Ok::<_, SchedError>(())
+    })
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("rank 0 waits for a message on `p2p` from rank 1, which has not posted one"), "{text}");
+    assert!(text.contains("rank 1 waits for a message on `p2p` from rank 0, which has not posted one"), "{text}");
+}
