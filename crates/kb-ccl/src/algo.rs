@@ -87,19 +87,29 @@ pub(crate) fn dispatch(kind: Kind) -> Record {
     }
 }
 
-/// The algorithm `auto` picks for `calls`: the candidate whose dry run ends first.
+/// The algorithm `auto` picks for `calls`: the candidate whose dry run ends first. A candidate
+/// whose dry run fails (its scratch buffers do not fit in HBM: the one-shot all-reduce receives
+/// every member's tensor) is not a candidate; if every one fails, the first failure is the error.
 pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<CollectiveAlgo, SchedError> {
     let mut best: Option<(u64, CollectiveAlgo)> = None;
+    let mut first_error = None;
     for algo in CANDIDATES {
         if unsupported(kind, algo, calls.len()).is_some() {
             continue;
         }
-        let time = dry_run(rt, calls, recorder(kind, algo))?;
-        if best.is_none_or(|(t, _)| time < t) {
-            best = Some((time, algo));
+        match dry_run(rt, calls, recorder(kind, algo)) {
+            Ok(time) if best.is_none_or(|(t, _)| time < t) => best = Some((time, algo)),
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(best.map_or(CollectiveAlgo::Ring, |(_, algo)| algo))
+    match (best, first_error) {
+        (Some((_, algo)), _) => Ok(algo),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(CollectiveAlgo::Ring),
+    }
 }
 
 /// The simulated time `record` takes for `calls` on an idle, timing-only copy of `rt`'s machine.

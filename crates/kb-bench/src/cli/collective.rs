@@ -490,6 +490,8 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
         })
         .map_err(|e| match refused.borrow_mut().take() {
             Some(message) => Failure::bad_input(message),
+            // A size whose buffers do not fit the machine's HBM is the user's to change.
+            None if e.to_string().contains("out of HBM") => Failure::BadInput(e.into()),
             None => Failure::Internal(e.into()),
         })?;
     let end = ends.iter().copied().max().unwrap_or(start);

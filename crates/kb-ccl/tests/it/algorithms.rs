@@ -355,3 +355,24 @@ fn auto_picks_an_algorithm_that_gives_a_correct_result() {
         assert!(candidates.contains(&got[0]), "{n} ranks: auto's result is one algorithm's");
     }
 }
+
+#[test]
+fn auto_passes_over_an_algorithm_whose_buffers_do_not_fit() {
+    // 16 members of 128 KiB on devices of 1 MiB of HBM: the one-shot all-reduce would receive
+    // 15 × 128 KiB on each, which does not fit; auto picks another, direct fails naming the limit.
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 16;
+    spec.device.hbm_bytes = 1 << 20;
+    for (algo, fits) in [(CollectiveAlgo::Auto, true), (CollectiveAlgo::Direct, false)] {
+        let rt = Runtime::new(spec.clone(), Mode::TIMING).unwrap();
+        let got = rt.spawn(16, move |ctx| {
+            let t = ctx.device().empty(&[32 << 10], DType::F32)?;
+            all_reduce(&ctx, &ProcessGroup::world(&ctx).with_algo(algo), &t, ReduceOp::Sum)
+        });
+        match (fits, got) {
+            (true, Ok(_)) => {}
+            (false, Err(e)) => assert!(e.to_string().contains("all_reduce: out of HBM on device"), "{e}"),
+            (_, other) => panic!("{algo}: {other:?}"),
+        }
+    }
+}
