@@ -157,6 +157,12 @@ pub enum EngineError {
         /// The number of resources.
         count: usize,
     },
+    /// [`Engine::release_hold`] on an op that is not held (never held, or already released).
+    #[error("op {op:?} is not held")]
+    NotHeld {
+        /// The op given.
+        op: OpId,
+    },
     /// Nothing is left to simulate, yet the op has not completed.
     #[error("op {op:?} cannot complete: no event is pending at {now} ps")]
     Stalled {
@@ -391,6 +397,73 @@ impl Engine {
     /// Adds an op with its stages and dependencies and returns its id. It becomes ready when every
     /// dependency has ended, and never before the current time.
     pub fn add(&mut self, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        self.add_op(stages, deps, false)
+    }
+
+    /// Adds an op as [`Engine::add`] does, held back until [`Engine::release_hold`]: for an op
+    /// whose last dependencies are recorded later (the end of a collective recorded wave by
+    /// wave). It cannot start before the hold is lifted.
+    pub fn add_held(&mut self, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        self.add_op(stages, deps, true)
+    }
+
+    /// Lifts the hold of an op added with [`Engine::add_held`], after adding `deps` to its
+    /// dependencies. Its ready time is the latest end of its dependencies — not the time of this
+    /// call — so the op is exact as long as one of its dependencies has not ended yet (else it
+    /// becomes ready now).
+    pub fn release_hold(&mut self, op: OpId, deps: &[OpId]) -> Result<(), EngineError> {
+        let Some(slot) = self.slot(op) else { return Err(EngineError::UnknownDependency { dep: op }) };
+        if self.hot[slot].state != OpState::Blocked || self.hot[slot].pending == 0 {
+            return Err(EngineError::NotHeld { op });
+        }
+        for &dep in deps {
+            if self.retain && !self.ids.contains_key(dep) {
+                return Err(EngineError::UnknownDependency { dep });
+            }
+            if self.add_edge(dep, slot as u32) {
+                self.hot[slot].pending += 1;
+            }
+        }
+        self.release(slot as u32, 0);
+        self.start_ready();
+        Ok(())
+    }
+
+    /// Makes the op in `slot` a successor of `dep`; false when `dep` has already ended (or been
+    /// retired), so it adds nothing to wait for.
+    fn add_edge(&mut self, dep: OpId, slot: u32) -> bool {
+        // A dependency missing from a non-retaining engine has ended and been retired.
+        let Some(&d) = self.ids.get(dep) else { return false };
+        let d = &mut self.hot[d as usize];
+        if d.state == OpState::Done {
+            return false;
+        }
+        if d.succ == NONE {
+            d.succ = slot;
+            return true;
+        }
+        // The inline successor moves to the head of the list: the list stays most recent first.
+        let edge = Edge { to: std::mem::replace(&mut d.succ, slot), next: d.more };
+        d.more = if self.free_edge != NONE {
+            let e = self.free_edge;
+            self.free_edge = self.edges[e as usize].next;
+            self.edges[e as usize] = edge;
+            e
+        } else {
+            self.edges.push(edge);
+            (self.edges.len() - 1) as u32
+        };
+        true
+    }
+
+    /// The time of the next event (after granting what can be granted now), if any: how far the
+    /// next [`Engine::step`] would advance the clock.
+    pub fn next_event_time(&mut self) -> Option<u64> {
+        self.dispatch();
+        self.events.peek_key()
+    }
+
+    fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool) -> Result<OpId, EngineError> {
         for stage in stages.as_slice() {
             if let Some(r) = stage.resources().find(|&r| r as usize >= self.resources.len()) {
                 return Err(EngineError::UnknownResource { resource: r, count: self.resources.len() });
@@ -446,30 +519,11 @@ impl Engine {
         };
         let id = self.ids.insert(slot);
         self.slot_id[slot as usize] = id;
-        let mut pending = 0;
+        let mut pending = u32::from(hold);
         for &dep in deps {
-            // A dependency missing from a non-retaining engine has ended and been retired.
-            let Some(&d) = self.ids.get(dep) else { continue };
-            let d = &mut self.hot[d as usize];
-            if d.state == OpState::Done {
-                continue;
+            if self.add_edge(dep, slot) {
+                pending += 1;
             }
-            pending += 1;
-            if d.succ == NONE {
-                d.succ = slot;
-                continue;
-            }
-            // The inline successor moves to the head of the list: the list stays most recent first.
-            let edge = Edge { to: std::mem::replace(&mut d.succ, slot), next: d.more };
-            d.more = if self.free_edge != NONE {
-                let e = self.free_edge;
-                self.free_edge = self.edges[e as usize].next;
-                self.edges[e as usize] = edge;
-                e
-            } else {
-                self.edges.push(edge);
-                (self.edges.len() - 1) as u32
-            };
         }
         self.hot[slot as usize].pending = pending;
         if pending == 0 {

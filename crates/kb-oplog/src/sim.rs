@@ -111,6 +111,35 @@ impl Sim {
         Ok(id)
     }
 
+    /// As [`Sim::record_ref`], held back until [`Sim::release_hold`] (see [`Engine::add_held`]).
+    pub fn record_held(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
+        self.check(op)?;
+        let stages = self.cost.stages(&op.kind);
+        let id = self.engine.add_held(stages, deps)?;
+        if self.mode.keep_ops {
+            self.ops.insert(id, op.clone());
+            self.order.push(id);
+        }
+        Ok(id)
+    }
+
+    /// Lifts the hold of an op recorded with [`Sim::record_held`], after adding `deps` to its
+    /// dependencies (see [`Engine::release_hold`]).
+    pub fn release_hold(&mut self, op: OpId, deps: &[OpId]) -> Result<(), OpLogError> {
+        Ok(self.engine.release_hold(op, deps)?)
+    }
+
+    /// The time of the next event of the timing, if any (see [`Engine::next_event_time`]).
+    pub fn next_event_time(&mut self) -> Option<u64> {
+        self.engine.next_event_time()
+    }
+
+    /// Processes the next instant of the timing; false when nothing was left (see
+    /// [`Engine::step`]).
+    pub fn step(&mut self) -> bool {
+        self.engine.step()
+    }
+
     /// Checks, costs and adds `op` to the engine.
     fn time(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
         self.check(op)?;

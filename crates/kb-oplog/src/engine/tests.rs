@@ -265,3 +265,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_held_op_waits_for_its_release_and_ends_with_its_last_dependency() {
+    for retain in [true, false] {
+        let mut e = engine(&[1, 1], retain);
+        let a = e.add(one(0, 100), &[]).unwrap();
+        let held = e.add_held(Stages::None, &[a]).unwrap();
+        // A ends at 100; the held join does not, though its only dependency has ended.
+        assert_eq!(e.next_event_time(), Some(100));
+        assert!(e.step());
+        assert!(!e.is_done(held));
+        // Recorded at 100, B runs 100 → 350 on another resource; the release adds it.
+        let b = e.add(one(1, 250), &[]).unwrap();
+        e.release_hold(held, &[b, a]).unwrap();
+        assert_eq!(e.run_until(held).unwrap(), 350);
+        if retain {
+            assert_eq!(e.times(held).unwrap(), OpTimes { ready: 350, start: 350, end: 350 });
+            assert!(matches!(e.release_hold(held, &[]), Err(EngineError::NotHeld { .. })));
+        }
+    }
+    // Released with nothing left to wait for, it becomes ready at once, at the current time.
+    let mut e = engine(&[1], true);
+    let a = e.add(one(0, 40), &[]).unwrap();
+    let held = e.add_held(one(0, 10), &[]).unwrap();
+    e.run_until(a).unwrap();
+    e.release_hold(held, &[a]).unwrap();
+    assert_eq!(e.run_until(held).unwrap(), 50);
+    assert!(matches!(e.release_hold(a, &[]), Err(EngineError::NotHeld { .. })));
+}
