@@ -79,8 +79,8 @@ pub(crate) struct Slot {
 /// The ops of one collective and their dependencies, tracked per slot: an op reading a slot runs
 /// after the slot's last write; an op writing it, after its last write and every read since.
 #[derive(Debug)]
-pub(crate) struct Plan<'a> {
-    rt: &'a Runtime,
+pub(crate) struct Plan {
+    rt: Runtime,
     label: &'static str,
     per_member: usize,
     /// Per member: its tensors the collective reads, and those it writes (scratch included).
@@ -95,17 +95,17 @@ pub(crate) struct Plan<'a> {
     pes: u32,
 }
 
-impl<'a> Plan<'a> {
+impl Plan {
     /// A plan over members reading `reads[p]` and writing `writes[p]`, with `per_member` slots
     /// each. Records each member's entry join, which takes the tensors' hazards: it waits for
     /// earlier writes of what the collective reads, and for every earlier access of what it writes.
     pub(crate) fn new(
-        rt: &'a Runtime,
+        rt: &Runtime,
         label: &'static str,
         per_member: usize,
         reads: Vec<Vec<Tensor>>,
         writes: Vec<Vec<Tensor>>,
-    ) -> Result<Plan<'a>, SchedError> {
+    ) -> Result<Plan, SchedError> {
         let entry = reads
             .iter()
             .zip(&writes)
@@ -118,7 +118,7 @@ impl<'a> Plan<'a> {
         let pes = rt.machine().device.pes;
         Ok(Plan {
             pes,
-            rt,
+            rt: rt.clone(),
             label,
             per_member,
             reads,
@@ -267,6 +267,32 @@ impl<'a> Plan<'a> {
         self.op(OpKind::Vector { pe, op }, &Label::new("avg"), &[at], &[at])
     }
 
+    /// Records each member's exit join, held (see [`Runtime::record_op_held`]), as an access of
+    /// its tensors: for a collective recorded wave by wave, whose last accesses come later.
+    /// [`Plan::release_exits`] gives them their dependencies.
+    pub(crate) fn hold_exits(&self) -> Result<Vec<OpId>, SchedError> {
+        let mut exits = Vec::with_capacity(self.entry.len());
+        for (p, (r, w)) in self.reads.iter().zip(&self.writes).enumerate() {
+            let (r, w): (Vec<&Tensor>, Vec<&Tensor>) = (r.iter().collect(), w.iter().collect());
+            exits.push(self.rt.record_op_held(Op::labelled(OpKind::Join, self.label), &r, &w, &[self.entry[p]])?);
+        }
+        Ok(exits)
+    }
+
+    /// Releases the exit joins [`Plan::hold_exits`] recorded, each after the last accesses of
+    /// its member's slots.
+    pub(crate) fn release_exits(&self, exits: &[OpId]) -> Result<(), SchedError> {
+        for (p, &exit) in exits.iter().enumerate() {
+            let mut deps = Vec::new();
+            for state in &self.slots[p * self.per_member..(p + 1) * self.per_member] {
+                deps.extend(state.last_write);
+                deps.extend(state.readers());
+            }
+            self.rt.release_hold(exit, &deps)?;
+        }
+        Ok(())
+    }
+
     /// Records each member's exit join — after its entry and the last accesses of its slots — as
     /// an access of its tensors, so later ops and host reads wait for it; returns them.
     pub(crate) fn finish(self) -> Result<Vec<OpId>, SchedError> {
@@ -303,7 +329,7 @@ pub(crate) struct Broadcast {
 /// What every broadcast algorithm shares: the root's tensor is only read, the others' only
 /// written, one grid of slices over the flat tensor. Returns the plan and, when there is anything
 /// to move (two members or more, a non-empty tensor), what to move.
-pub(crate) fn broadcast_plan<'a>(rt: &'a Runtime, calls: &[Call]) -> Result<(Plan<'a>, Option<Broadcast>), SchedError> {
+pub(crate) fn broadcast_plan(rt: &Runtime, calls: &[Call]) -> Result<(Plan, Option<Broadcast>), SchedError> {
     let n = calls.len();
     let (count, dtype) = calls.first().map_or((0, DType::F32), |c| (c.tensor(0).numel(), c.tensor(0).dtype()));
     let root = root_of(calls);

@@ -25,6 +25,7 @@
 //!
 //! Ordering inside a collective is tracked by a [`Plan`].
 
+use kb_mem::DType;
 use kb_oplog::{Op, OpId, OpKind};
 use kb_sched::{Runtime, SchedError};
 
@@ -33,37 +34,101 @@ use crate::collective::Call;
 use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, flat, root_of, scratch};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
-/// member's exit join.
+/// member's exit join. On a runtime that keeps no data, the steps are recorded wave by wave as
+/// the timing reaches them ([`Runtime::defer`]), so only a step or two of ops is alive at a time;
+/// the timing is the same as recording them all at once.
 pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
-    let n = calls.len();
-    let Some(first) = calls.first() else { return Ok(Vec::new()) };
-    let (count, dtype) = (first.tensor(0).numel(), first.tensor(0).dtype());
-    let op = first.op.unwrap_or(ReduceOp::Sum);
-    let flats = flat(calls, 0)?;
-    let grid = Grid::new(rt, count, n, dtype);
-    let busy = n > 1 && count > 0;
-    let longest = grid.chunk(0).1;
-    let scr = if busy {
-        [scratch(rt, calls, longest, dtype)?, scratch(rt, calls, longest, dtype)?]
-    } else {
-        [vec![], vec![]]
-    };
-    let writes = (0..n)
-        .map(|p| [Some(&flats[p]), scr[0].get(p), scr[1].get(p)].into_iter().flatten().cloned().collect())
-        .collect();
-    let per_chunk = grid.slots() / n;
-    let mut plan = Plan::new(rt, "all_reduce", grid.slots() + 2 * per_chunk, vec![Vec::new(); n], writes)?;
-    if busy {
-        let mem = Buf::new(&flats, 0)?;
-        let bufs = [Buf::new(&scr[0], grid.slots())?, Buf::new(&scr[1], grid.slots() + per_chunk)?];
-        let (send, reduce, gather) = (
+    let mut ring = RingAllReduce::new(rt, calls)?;
+    let steps = ring.steps();
+    if steps == 0 {
+        return ring.plan.finish();
+    }
+    if rt.keeps_data() {
+        ring.plan.reserve(3 * (ring.n - 1) * ring.grid.slots() + ring.n);
+        for step in 0..steps {
+            ring.record(step)?;
+        }
+        return ring.plan.finish();
+    }
+    // Wave by wave: every op of step s + 1 depends on one of step s, so recording step s + 1
+    // when the first op of step s ends is as if every step had been recorded at once.
+    let exits = ring.plan.hold_exits()?;
+    let alarm = rt.next_seq();
+    ring.record(0)?;
+    let mut step = 0;
+    let held = exits.clone();
+    let wave: kb_sched::Wave = Box::new(move |rt: &Runtime| {
+        step += 1;
+        let alarm = rt.next_seq();
+        ring.record(step)?;
+        if step + 1 == steps {
+            ring.plan.release_exits(&held)?;
+            return Ok(None);
+        }
+        Ok(Some(alarm))
+    });
+    // A ring of two or more members has at least two steps: the wave always has one to record.
+    rt.defer(alarm, wave)?;
+    Ok(exits)
+}
+
+/// A ring all-reduce being recorded: its plan and buffers, step by step.
+struct RingAllReduce {
+    plan: Plan,
+    n: usize,
+    op: ReduceOp,
+    grid: Grid,
+    per_chunk: usize,
+    mem: Option<(Buf, [Buf; 2])>,
+    labels: [Label; 3],
+}
+
+impl RingAllReduce {
+    fn new(rt: &Runtime, calls: &[Call]) -> Result<RingAllReduce, SchedError> {
+        let n = calls.len();
+        let (count, dtype, op) = calls.first().map_or((0, DType::F32, ReduceOp::Sum), |c| {
+            (c.tensor(0).numel(), c.tensor(0).dtype(), c.op.unwrap_or(ReduceOp::Sum))
+        });
+        let flats = flat(calls, 0)?;
+        let grid = Grid::new(rt, count, n, dtype);
+        let busy = n > 1 && count > 0;
+        let longest = grid.chunk(0).1;
+        let scr = if busy {
+            [scratch(rt, calls, longest, dtype)?, scratch(rt, calls, longest, dtype)?]
+        } else {
+            [vec![], vec![]]
+        };
+        let writes = (0..n)
+            .map(|p| [Some(&flats[p]), scr[0].get(p), scr[1].get(p)].into_iter().flatten().cloned().collect())
+            .collect();
+        let per_chunk = grid.slots() / n.max(1);
+        let plan = Plan::new(rt, "all_reduce", grid.slots() + 2 * per_chunk, vec![Vec::new(); n], writes)?;
+        let mem = if busy {
+            let bufs = [Buf::new(&scr[0], grid.slots())?, Buf::new(&scr[1], grid.slots() + per_chunk)?];
+            Some((Buf::new(&flats, 0)?, bufs))
+        } else {
+            None
+        };
+        let labels = [
             Label::new("all_reduce ring send"),
             Label::new("all_reduce ring reduce"),
             Label::new("all_reduce ring gather"),
-        );
-        let combine = op.combine();
-        plan.reserve(3 * (n - 1) * grid.slots() + n);
-        for s in 0..n - 1 {
+        ];
+        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels })
+    }
+
+    /// The number of steps: n − 1 of reduce-scatter, n − 1 of all-gather (none if nothing moves).
+    fn steps(&self) -> usize {
+        if self.mem.is_some() { 2 * (self.n - 1) } else { 0 }
+    }
+
+    /// Records step `step` (the last reduce-scatter step includes `avg`'s division).
+    fn record(&mut self, step: usize) -> Result<(), SchedError> {
+        let Some((mem, bufs)) = &self.mem else { return Ok(()) };
+        let (n, grid, per_chunk, plan) = (self.n, self.grid, self.per_chunk, &mut self.plan);
+        let [send, reduce, gather] = &self.labels;
+        if step < n - 1 {
+            let s = step;
             let buf = &bufs[s % 2];
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + n - s) % n);
@@ -71,29 +136,29 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let incoming = buf.cell(q, j, start - first, len)?;
-                    plan.transfer(mem.cell(p, cell, start, len)?, incoming.clone(), &send)?;
-                    plan.reduce_into(incoming, mem.cell(q, cell, start, len)?, combine, j, &reduce)?;
+                    plan.transfer(mem.cell(p, cell, start, len)?, incoming.clone(), send)?;
+                    plan.reduce_into(incoming, mem.cell(q, cell, start, len)?, self.op.combine(), j, reduce)?;
                 }
             }
-        }
-        if op == ReduceOp::Avg {
-            for p in 0..n {
-                let k = (p + 1) % n;
-                for (cell, start, len) in grid.cells(k) {
-                    plan.divide(mem.cell(p, cell, start, len)?, n, cell - k * per_chunk)?;
+            if s == n - 2 && self.op == ReduceOp::Avg {
+                for p in 0..n {
+                    let k = (p + 1) % n;
+                    for (cell, start, len) in grid.cells(k) {
+                        plan.divide(mem.cell(p, cell, start, len)?, n, cell - k * per_chunk)?;
+                    }
                 }
             }
-        }
-        for s in 0..n - 1 {
+        } else {
+            let s = step - (n - 1);
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
                 for (cell, start, len) in grid.cells(k) {
-                    plan.transfer(mem.cell(p, cell, start, len)?, mem.cell(q, cell, start, len)?, &gather)?;
+                    plan.transfer(mem.cell(p, cell, start, len)?, mem.cell(q, cell, start, len)?, gather)?;
                 }
             }
         }
+        Ok(())
     }
-    plan.finish()
 }
 
 /// Records a barrier: an all-reduce of the members' one-element tokens (with `record`, the

@@ -278,6 +278,12 @@ pub struct Engine {
     retain: bool,
     /// Start time of every stage of each multi-stage op (kept only when ops are retained).
     stage_starts: SecondaryMap<OpId, Vec<u64>>,
+    /// Ops with a sequence number at least this one ring the alarm when they end
+    /// ([`Engine::set_alarm`]); `u64::MAX` when none is set.
+    alarm: u64,
+    /// The largest sequence number, at least `alarm`, of an op that has ended since the alarm was
+    /// set.
+    rung: Option<u64>,
 }
 
 impl Engine {
@@ -315,6 +321,8 @@ impl Engine {
             done: 0,
             retain,
             stage_starts: SecondaryMap::new(),
+            alarm: u64::MAX,
+            rung: None,
         }
     }
 
@@ -384,6 +392,8 @@ impl Engine {
         self.makespan = 0;
         self.done = 0;
         self.stage_starts.clear();
+        self.alarm = u64::MAX;
+        self.rung = None;
     }
 
     /// Reserves room for `additional` more ops.
@@ -461,6 +471,33 @@ impl Engine {
     pub fn next_event_time(&mut self) -> Option<u64> {
         self.dispatch();
         self.events.peek_key()
+    }
+
+    /// The sequence number the next op added will get (ops are numbered in the order they are
+    /// added, from 0).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Sets the alarm: from now on, an op whose sequence number is at least `seq` rings it when it
+    /// ends ([`Engine::take_alarm`]). A caller recording a batch wave by wave sets it at its last
+    /// wave's first op, and records the next wave as soon as it rings — before the instant that
+    /// rang it dispatches anything, so the new ops compete as if they had been recorded earlier.
+    pub fn set_alarm(&mut self, seq: u64) {
+        self.alarm = seq;
+        self.rung = None;
+    }
+
+    /// Whether the alarm has rung: the largest sequence number (at least the alarm's) of an op
+    /// that ended since it was set. Clears the alarm.
+    pub fn take_alarm(&mut self) -> Option<u64> {
+        self.alarm = u64::MAX;
+        self.rung.take()
+    }
+
+    /// Whether the alarm has rung and not been taken.
+    pub fn alarm_rung(&self) -> bool {
+        self.rung.is_some()
     }
 
     fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool) -> Result<OpId, EngineError> {
@@ -722,6 +759,9 @@ impl Engine {
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.state = OpState::Done;
+        if hot.seq >= self.alarm {
+            self.rung = Some(self.rung.map_or(hot.seq, |r| r.max(hot.seq)));
+        }
         let first = std::mem::replace(&mut hot.succ, NONE);
         let mut e = std::mem::replace(&mut hot.more, NONE);
         if hot.stages == NO_STAGES {

@@ -134,6 +134,26 @@ impl Sim {
         self.engine.next_event_time()
     }
 
+    /// The sequence number of the next op recorded (see [`Engine::next_seq`]).
+    pub fn next_seq(&self) -> u64 {
+        self.engine.next_seq()
+    }
+
+    /// Sets the engine's alarm (see [`Engine::set_alarm`]).
+    pub fn set_alarm(&mut self, seq: u64) {
+        self.engine.set_alarm(seq);
+    }
+
+    /// Takes the engine's alarm (see [`Engine::take_alarm`]).
+    pub fn take_alarm(&mut self) -> Option<u64> {
+        self.engine.take_alarm()
+    }
+
+    /// Whether the engine's alarm has rung (see [`Engine::alarm_rung`]).
+    pub fn alarm_rung(&self) -> bool {
+        self.engine.alarm_rung()
+    }
+
     /// Processes the next instant of the timing; false when nothing was left (see
     /// [`Engine::step`]).
     pub fn step(&mut self) -> bool {

@@ -52,7 +52,24 @@ pub(crate) struct Inner {
     /// The multi-rank scheduler while `spawn` runs: waits then park the rank instead of driving
     /// the engine.
     pub(crate) scheduler: Option<std::rc::Rc<crate::spawn::Scheduler>>,
+    /// Batches of ops still being recorded wave by wave ([`Runtime::defer`]), each with its
+    /// alarm (the first sequence number of its last wave), in registration order.
+    pub(crate) waves: Vec<PendingWave>,
 }
+
+/// A registered [`Wave`] and its alarm.
+pub(crate) struct PendingWave(u64, Wave);
+
+impl std::fmt::Debug for PendingWave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wave with its alarm at op #{}", self.0)
+    }
+}
+
+/// The rest of a batch of ops recorded wave by wave ([`Runtime::defer`]): called when its alarm
+/// rings, it records the next wave and returns that wave's alarm, or `None` once the batch is
+/// complete.
+pub type Wave = Box<dyn FnMut(&Runtime) -> Result<Option<u64>, SchedError>>;
 
 impl Inner {
     pub(crate) fn space_alloc(&mut self, space: Space) -> Result<&mut SpaceAlloc, SchedError> {
@@ -114,11 +131,23 @@ impl Inner {
         writes: &[Touch],
         extra: &[OpId],
     ) -> Result<OpId, SchedError> {
+        self.record_maybe_held(op.into(), reads, writes, extra, false)
+    }
+
+    /// [`Inner::record`], the op held back until [`Runtime::release_hold`] when `held`.
+    pub(crate) fn record_maybe_held(
+        &mut self,
+        op: Op,
+        reads: &[Touch],
+        writes: &[Touch],
+        extra: &[OpId],
+        held: bool,
+    ) -> Result<OpId, SchedError> {
         let mut deps: Vec<OpId> = extra.to_vec();
         self.hazard_deps(reads, writes, &mut deps);
         deps.sort_unstable();
         deps.dedup();
-        let id = self.sim.record(op, &deps)?;
+        let id = if held { self.sim.record_held(&op, &deps)? } else { self.sim.record(op, &deps)? };
         let Inner { sim, storages, .. } = self;
         for (touches, write) in [(reads, false), (writes, true)] {
             for t in touches {
@@ -168,6 +197,7 @@ impl Runtime {
             streams: vec![vec![Stream::default()]; devices as usize],
             pes: vec![vec![PeState::default(); pes as usize]; devices as usize],
             scheduler: None,
+            waves: Vec::new(),
         };
         Ok(Runtime { inner: Rc::new(RefCell::new(inner)) })
     }
@@ -219,14 +249,14 @@ impl Runtime {
             inner.scheduler.clone()
         };
         match scheduler {
-            None => Ok(self.inner.borrow_mut().sim.run_until(op)?),
+            None => self.drive_to(op),
             Some(s) if s.current.get().is_some() => {
                 s.park_on(crate::spawn::Waiting::Op(op))?;
                 let inner = self.inner.borrow();
                 Ok(inner.sim.times(op).map_or(inner.sim.now(), |t| t.end))
             }
             // Called from the scheduler's own thread outside any rank (not reachable by users).
-            Some(_) => Ok(self.inner.borrow_mut().sim.run_until(op)?),
+            Some(_) => self.drive_to(op),
         }
     }
 
@@ -239,9 +269,120 @@ impl Runtime {
         Ok(())
     }
 
-    /// Runs the timing of every recorded op to its end and returns the makespan in picoseconds.
+    /// Runs the timing of every recorded op to its end — recording the waves of batches still
+    /// being recorded ([`Runtime::defer`]) on the way — and returns the makespan in picoseconds.
+    /// A wave that fails to record ends the run early (its error is lost: callers that need it
+    /// wait on the batch's ops instead).
     pub fn run_all(&self) -> u64 {
+        while self.drive_until_any(&[]).is_ok_and(|waves_left| waves_left) {}
         self.inner.borrow_mut().sim.run_all()
+    }
+
+    /// Drives the timing until `op` has ended; returns its end (the current time for a retired op).
+    fn drive_to(&self, op: OpId) -> Result<u64, SchedError> {
+        self.drive_until_any(&[op])?;
+        let inner = self.inner.borrow();
+        Ok(inner.sim.times(op).map_or(inner.sim.now(), |t| t.end))
+    }
+
+    /// Drives the timing until one of `ops` has ended (with no ops: until a wave has been
+    /// recorded, or nothing is left to drive), recording the next wave of each batch still being
+    /// recorded ([`Runtime::defer`]) as soon as its alarm rings. Returns whether waves remain.
+    pub(crate) fn drive_until_any(&self, ops: &[OpId]) -> Result<bool, SchedError> {
+        loop {
+            let due = {
+                let mut inner = self.inner.borrow_mut();
+                if ops.iter().any(|&op| inner.sim.is_done(op)) {
+                    return Ok(!inner.waves.is_empty());
+                }
+                if inner.waves.is_empty() {
+                    if ops.is_empty() {
+                        return Ok(false);
+                    }
+                    inner.sim.run_until_any(ops)?;
+                    return Ok(false);
+                }
+                if let Some(rung) = inner.sim.alarm_rung().then(|| inner.sim.take_alarm()).flatten() {
+                    let (due, rest): (Vec<PendingWave>, Vec<PendingWave>) =
+                        std::mem::take(&mut inner.waves).into_iter().partition(|w| w.0 <= rung);
+                    inner.waves = rest;
+                    due
+                } else if inner.sim.step() {
+                    continue;
+                } else {
+                    // Nothing is left to time: the waves record the rest.
+                    std::mem::take(&mut inner.waves)
+                }
+            };
+            for PendingWave(_, mut wave) in due {
+                if let Some(alarm) = wave(self)? {
+                    self.inner.borrow_mut().waves.push(PendingWave(alarm, wave));
+                }
+            }
+            let mut inner = self.inner.borrow_mut();
+            match inner.waves.iter().map(|w| w.0).min() {
+                Some(alarm) => inner.sim.set_alarm(alarm),
+                None => {
+                    inner.sim.take_alarm();
+                }
+            }
+            if ops.is_empty() {
+                return Ok(!inner.waves.is_empty());
+            }
+        }
+    }
+
+    /// Registers the rest of a batch of ops recorded wave by wave: `wave` records the next wave
+    /// as soon as an op recorded at or after sequence number `alarm` ([`Runtime::next_seq`] before
+    /// the last wave) ends — before anything else happens at that instant — and returns the alarm
+    /// for its own wave, until the batch is complete (`None`). Timing is then the same as
+    /// recording the whole batch at once, provided every op of a wave depends on an op of the
+    /// wave before (so none is ready before it is recorded). Only for runtimes that keep no data:
+    /// replay follows recording order, which a later wave would break.
+    pub fn defer(&self, alarm: u64, wave: Wave) -> Result<(), SchedError> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.sim.mode().data {
+            return Err(SchedError::Invalid {
+                op: "defer",
+                reason: "a runtime that keeps data records every op at once (replay follows recording order)".into(),
+            });
+        }
+        inner.waves.push(PendingWave(alarm, wave));
+        let earliest = inner.waves.iter().map(|w| w.0).min().unwrap_or(alarm);
+        inner.sim.set_alarm(earliest);
+        Ok(())
+    }
+
+    /// The sequence number the next op recorded gets (ops are numbered in recording order): the
+    /// alarm of a wave about to be recorded ([`Runtime::defer`]).
+    pub fn next_seq(&self) -> u64 {
+        self.inner.borrow().sim.next_seq()
+    }
+
+    /// Records `op` as [`Runtime::record_op`] does, held back: it cannot start until
+    /// [`Runtime::release_hold`] adds its last dependencies (the end of a batch recorded wave by
+    /// wave, which later accesses of its tensors wait for).
+    pub fn record_op_held(
+        &self,
+        op: impl Into<Op>,
+        reads: &[&Tensor],
+        writes: &[&Tensor],
+        after: &[OpId],
+    ) -> Result<OpId, SchedError> {
+        let reads: Vec<Touch> = reads.iter().map(|t| t.touch()).collect();
+        let writes: Vec<Touch> = writes.iter().map(|t| t.touch()).collect();
+        self.inner.borrow_mut().record_maybe_held(op.into(), &reads, &writes, after, true)
+    }
+
+    /// Lifts the hold of an op recorded with [`Runtime::record_op_held`], after adding `deps` to
+    /// its dependencies. Exact as long as one of `deps` has not ended yet.
+    pub fn release_hold(&self, op: OpId, deps: &[OpId]) -> Result<(), SchedError> {
+        Ok(self.inner.borrow_mut().sim.release_hold(op, deps)?)
+    }
+
+    /// Whether this runtime keeps the ops it has timed (for a trace); false in lean timing mode.
+    pub fn keeps_ops(&self) -> bool {
+        self.inner.borrow().sim.mode().keep_ops
     }
 
     /// Writes a Chrome trace (Perfetto, chrome://tracing) of every op timed so far.

@@ -485,7 +485,7 @@ impl Runtime {
                 return Err(SpawnError::Deadlock { waits });
             }
             let targets: Vec<OpId> = ops.iter().map(|&(_, op)| op).collect();
-            let driven = self.inner.borrow_mut().sim.run_until_any(&targets);
+            let driven = self.drive_until_any(&targets);
             for &(rank, op) in &ops {
                 match &driven {
                     Err(e) => {

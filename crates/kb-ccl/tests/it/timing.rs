@@ -286,3 +286,33 @@ fn on_a_torus_the_ring_algorithm_pays_for_the_wrap_around_route() {
     assert!(slowest > on_a_ring, "{slowest} ps vs {on_a_ring} ps on a ring");
     assert!(slowest <= 3 * (2 * hop + reduce) + 3 * 2 * hop, "{slowest} ps");
 }
+
+#[test]
+fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
+    // A runtime that keeps data records a ring all-reduce at once; a timing-only one records it
+    // step by step as the timing reaches each step. Every member's span is the same either way.
+    let cases = [
+        (2u32, 1usize << 20, DType::F32, ReduceOp::Sum),
+        (5, 5 * 777 + 3, DType::BF16, ReduceOp::Avg),
+        (8, 3 << 18, DType::F16, ReduceOp::Max),
+        (3, 1, DType::I32, ReduceOp::Sum),
+    ];
+    for (n, count, dtype, op) in cases {
+        let spans: Vec<Vec<(u64, u64)>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
+            .into_iter()
+            .map(|mode| {
+                let mut spec = MachineSpec::default();
+                spec.cluster.ranks = n;
+                let rt = Runtime::new(spec, mode).unwrap();
+                rt.spawn(n as usize, move |ctx| {
+                    let t = ctx.device().empty(&[count], dtype)?;
+                    let start = ctx.runtime().now();
+                    Ok::<_, CclError>((start, all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, op)?.wait()?))
+                })
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(spans[0], spans[1], "{n} ranks, {count} × {dtype}, {op}: data vs timing");
+        assert_eq!(spans[0], spans[2], "{n} ranks, {count} × {dtype}, {op}: data vs lean");
+    }
+}
