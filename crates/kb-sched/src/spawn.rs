@@ -386,7 +386,14 @@ impl Runtime {
         let sched = Rc::new(Scheduler::new(nprocs));
         self.inner.borrow_mut().scheduler = Some(sched.clone());
         let result = self.run_ranks(nprocs, Rc::new(f), &sched);
-        self.inner.borrow_mut().scheduler = None;
+        let mut inner = self.inner.borrow_mut();
+        inner.scheduler = None;
+        if result.is_err() {
+            // Batches the failed ranks were recording wave by wave stop here (their waves hold the
+            // runtime: keeping them would also keep it alive).
+            inner.waves.clear();
+        }
+        drop(inner);
         result
     }
 
