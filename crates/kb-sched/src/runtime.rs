@@ -369,9 +369,7 @@ impl Runtime {
         writes: &[&Tensor],
         after: &[OpId],
     ) -> Result<OpId, SchedError> {
-        let reads: Vec<Touch> = reads.iter().map(|t| t.touch()).collect();
-        let writes: Vec<Touch> = writes.iter().map(|t| t.touch()).collect();
-        self.inner.borrow_mut().record_maybe_held(op.into(), &reads, &writes, after, true)
+        self.record_touching(op.into(), reads, writes, after, true)
     }
 
     /// Lifts the hold of an op recorded with [`Runtime::record_op_held`], after adding `deps` to
@@ -420,6 +418,18 @@ impl Runtime {
         writes: &[&Tensor],
         after: &[OpId],
     ) -> Result<OpId, SchedError> {
+        self.record_touching(op.into(), reads, writes, after, false)
+    }
+
+    /// [`Runtime::record_op`], held back when `held`.
+    fn record_touching(
+        &self,
+        op: Op,
+        reads: &[&Tensor],
+        writes: &[&Tensor],
+        after: &[OpId],
+        held: bool,
+    ) -> Result<OpId, SchedError> {
         if let Some(foreign) = reads.iter().chain(writes).find(|t| !Rc::ptr_eq(&t.runtime().inner, &self.inner)) {
             return Err(SchedError::Invalid {
                 op: "record_op",
@@ -428,7 +438,7 @@ impl Runtime {
         }
         let reads: Vec<Touch> = reads.iter().map(|t| t.touch()).collect();
         let writes: Vec<Touch> = writes.iter().map(|t| t.touch()).collect();
-        self.inner.borrow_mut().record(op, &reads, &writes, after)
+        self.inner.borrow_mut().record_maybe_held(op, &reads, &writes, after, held)
     }
 
     /// Records `op` after the ops `after` only, taking part in no tensor's hazard tracking: for a

@@ -55,3 +55,57 @@ fn a_tensor_of_another_runtime_is_refused() {
     let e = rt.record_op(OpKind::Join, &[&t], &[], &[]).unwrap_err();
     assert_eq!(e.to_string(), "record_op: a tensor on device 0 belongs to another runtime");
 }
+
+/// Records a ping-pong of `rounds` link transfers between devices 0 and 1 on `rt`, each after the
+/// one before: all at once, or one wave per transfer when `waves`. Returns the held end join's
+/// time.
+fn ping_pong(rt: &Runtime, rounds: usize, waves: bool) -> u64 {
+    let (d0, d1) = (rt.device(0).unwrap(), rt.device(1).unwrap());
+    let (a, b) = (d0.empty(&[1024], DType::F32).unwrap(), d1.empty(&[1024], DType::F32).unwrap());
+    let (ra, rb) = (a.region().unwrap(), b.region().unwrap());
+    let end = rt.record_op_held(OpKind::Join, &[], &[&a, &b], &[]).unwrap();
+    let hop = move |i: usize| {
+        let (src, dst) = if i % 2 == 0 { (ra.clone(), rb.clone()) } else { (rb.clone(), ra.clone()) };
+        Op::labelled(OpKind::LinkTransfer { src, dst }, "hop")
+    };
+    let mut last = rt.record_after(&hop(0), &[]).unwrap();
+    if !waves {
+        for i in 1..rounds {
+            last = rt.record_after(&hop(i), &[last]).unwrap();
+        }
+        rt.release_hold(end, &[last]).unwrap();
+    } else {
+        let mut i = 0;
+        let alarm = rt.next_seq() - 1;
+        rt.defer(
+            alarm,
+            Box::new(move |rt: &Runtime| {
+                i += 1;
+                let alarm = rt.next_seq();
+                last = rt.record_after(&hop(i), &[last])?;
+                if i + 1 == rounds {
+                    rt.release_hold(end, &[last])?;
+                    return Ok(None);
+                }
+                Ok(Some(alarm))
+            }),
+        )
+        .unwrap();
+    }
+    Work::from_op(rt, end).wait().unwrap()
+}
+
+#[test]
+fn a_batch_recorded_wave_by_wave_times_as_one_recorded_at_once() {
+    let at_once = ping_pong(&runtime(2), 6, false);
+    let mut spec = kb_oplog::MachineSpec::default();
+    spec.cluster.ranks = 2;
+    let timing = Runtime::new(spec, kb_oplog::Mode::TIMING_LEAN).unwrap();
+    assert_eq!(ping_pong(&timing, 6, true), at_once);
+    // Six hops of 4 KiB, one after the other.
+    let one = kb_oplog::ps_from_ns(500.0) + kb_oplog::transfer_ps(4096, 100.0);
+    assert_eq!(at_once, 6 * one);
+    // A runtime that keeps data records everything at once: replay follows recording order.
+    let e = runtime(2).defer(0, Box::new(|_: &Runtime| Ok(None))).unwrap_err();
+    assert!(e.to_string().contains("records every op at once"), "{e}");
+}
