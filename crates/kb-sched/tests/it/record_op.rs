@@ -65,7 +65,7 @@ fn ping_pong(rt: &Runtime, rounds: usize, waves: bool) -> u64 {
     let (ra, rb) = (a.region().unwrap(), b.region().unwrap());
     let end = rt.record_op_held(OpKind::Join, &[], &[&a, &b], &[]).unwrap();
     let hop = move |i: usize| {
-        let (src, dst) = if i % 2 == 0 { (ra.clone(), rb.clone()) } else { (rb.clone(), ra.clone()) };
+        let (src, dst) = if i.is_multiple_of(2) { (ra.clone(), rb.clone()) } else { (rb.clone(), ra.clone()) };
         Op::labelled(OpKind::LinkTransfer { src, dst }, "hop")
     };
     let mut last = rt.record_after(&hop(0), &[]).unwrap();
