@@ -146,6 +146,12 @@ impl Plan {
         reads: &[Slot],
         writes: &[Slot],
     ) -> Result<OpId, SchedError> {
+        self.record(&Op { kind, label: Some(label.0.clone()) }, reads, writes)
+    }
+
+    /// [`Plan::op`] for an op built by the caller (in place: the hot loops of large collectives
+    /// build their ops where they stand rather than moving 400-byte ops through calls).
+    pub(crate) fn record(&mut self, op: &Op, reads: &[Slot], writes: &[Slot]) -> Result<OpId, SchedError> {
         let mut deps = std::mem::take(&mut self.deps);
         deps.clear();
         for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
@@ -162,8 +168,7 @@ impl Plan {
         }
         deps.sort_unstable();
         deps.dedup();
-        let op = Op { kind, label: Some(label.0.clone()) };
-        let id = self.rt.record_after(&op, &deps);
+        let id = self.rt.record_after(op, &deps);
         self.deps = deps;
         let id = id?;
         for s in reads {
@@ -175,6 +180,16 @@ impl Plan {
             self.slots[at].written_by(id);
         }
         Ok(id)
+    }
+
+    /// PE `lane` (modulo the PEs) of `device`.
+    pub(crate) fn lane(&self, device: u32, lane: usize) -> Pe {
+        Pe { device, pe: (lane % self.pes as usize) as u32 }
+    }
+
+    /// An op label, as ops carry it.
+    pub(crate) fn label(label: &Label) -> Option<Arc<str>> {
+        Some(label.0.clone())
     }
 
     /// A link transfer of `src` (with its slot) into `dst` (on another device).
@@ -363,6 +378,11 @@ impl Buf {
     /// Elements `start .. start + len` of member `p`'s buffer, with its slot `index`.
     pub(crate) fn cell(&self, p: usize, index: usize, start: usize, len: usize) -> Result<(Region, Slot), SchedError> {
         Ok((part(&self.mem[p], start, len)?, self.at(p, index)))
+    }
+
+    /// Elements `start .. start + len` of member `p`'s buffer.
+    pub(crate) fn region(&self, p: usize, start: usize, len: usize) -> Result<Region, SchedError> {
+        part(&self.mem[p], start, len)
     }
 }
 

@@ -130,14 +130,33 @@ impl RingAllReduce {
         if step < n - 1 {
             let s = step;
             let buf = &bufs[s % 2];
+            let combine = self.op.combine();
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + n - s) % n);
                 let first = grid.chunk(k).0;
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
-                    let incoming = buf.cell(q, j, start - first, len)?;
-                    plan.transfer(mem.cell(p, cell, start, len)?, incoming.clone(), send)?;
-                    plan.reduce_into(incoming, mem.cell(q, cell, start, len)?, self.op.combine(), j, reduce)?;
+                    let (from, into, own) = (mem.at(p, cell), buf.at(q, j), mem.at(q, cell));
+                    // Each op is built where it stands: these loops record millions of them.
+                    let hop = Op {
+                        kind: OpKind::LinkTransfer {
+                            src: mem.region(p, start, len)?,
+                            dst: buf.region(q, start - first, len)?,
+                        },
+                        label: Plan::label(send),
+                    };
+                    plan.record(&hop, &[from], &[into])?;
+                    let dst = mem.region(q, start, len)?;
+                    let sum = Op {
+                        kind: OpKind::ReduceInto {
+                            pe: plan.lane(dst.space.device(), j),
+                            src: buf.region(q, start - first, len)?,
+                            dst,
+                            op: combine,
+                        },
+                        label: Plan::label(reduce),
+                    };
+                    plan.record(&sum, &[into, own], &[own])?;
                 }
             }
             if s == n - 2 && self.op == ReduceOp::Avg {
@@ -153,7 +172,11 @@ impl RingAllReduce {
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
                 for (cell, start, len) in grid.cells(k) {
-                    plan.transfer(mem.cell(p, cell, start, len)?, mem.cell(q, cell, start, len)?, gather)?;
+                    let hop = Op {
+                        kind: OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
+                        label: Plan::label(gather),
+                    };
+                    plan.record(&hop, &[mem.at(p, cell)], &[mem.at(q, cell)])?;
                 }
             }
         }
