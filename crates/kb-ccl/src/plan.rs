@@ -450,8 +450,7 @@ pub(crate) fn regions(tensors: &[Tensor]) -> Result<Vec<Region>, SchedError> {
 /// Elements `start .. start + len` of a flat, contiguous region.
 pub(crate) fn part(region: &Region, start: usize, len: usize) -> Result<Region, SchedError> {
     let first = (region.layout.offset() + start) * region.dtype.size();
-    let layout = Layout::contiguous(&[len])?;
-    Ok(Region::new(region.space, region.addr + first as u64, region.dtype, layout))
+    Ok(Region::new(region.space, region.addr + first as u64, region.dtype, Layout::vector(len)))
 }
 
 /// A scratch buffer of `len` elements on each member's device.

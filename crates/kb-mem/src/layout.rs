@@ -112,6 +112,22 @@ impl Layout {
         Layout::strided(0, shape, &strides[..shape.len()])
     }
 
+    /// A contiguous vector of `len` elements at offset 0: `contiguous(&[len])`, built without
+    /// checks (a single extent cannot overflow), for callers that make millions of them.
+    pub fn vector(len: usize) -> Layout {
+        let mut shape = [0; MAX_RANK];
+        let mut strides = [0; MAX_RANK];
+        shape[0] = len;
+        strides[0] = 1;
+        Layout {
+            offset: 0,
+            shape: Dims { len: 1, v: shape },
+            strides: Dims { len: 1, v: strides },
+            numel: len,
+            span: len,
+        }
+    }
+
     /// A scalar: rank 0, one element at offset 0.
     pub fn scalar() -> Layout {
         Layout { offset: 0, shape: Dims::from_slice(&[]), strides: Dims::from_slice(&[]), numel: 1, span: 1 }

@@ -134,3 +134,10 @@ proptest::proptest! {
         proptest::prop_assert_eq!(l.span(), max + 1);
     }
 }
+
+#[test]
+fn a_vector_is_the_contiguous_layout_of_one_extent() {
+    for len in [0, 1, 7, 1 << 20, usize::MAX] {
+        assert_eq!(Layout::vector(len), Layout::contiguous(&[len]).unwrap(), "{len}");
+    }
+}
