@@ -9,15 +9,16 @@
 //! event loop for that ring alone, [`minimal_ring_loop`], which agrees with kb-ccl's time to the
 //! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
 //!
-//! Measured 2026-12-02 (AMD EPYC Zen 4, 2 shared vCPUs, release):
-//! - 1 MiB on 1024 ranks, the whole run: 1.58 s (1.49–1.67 s) — target not met; the minimal Rust
-//!   loop for that ring alone, side by side: 0.50 s (3.1× faster than kernbench); the SimPy +
-//!   greenlet script, run the same day on a loaded machine: 625 s (about 400× slower). About
-//!   0.5 µs per op, most of it recording (building, validating and costing each op), not timing.
+//! Measured 2026-12-02 (AMD EPYC Zen 4, 2 vCPUs, release):
+//! - 1 MiB on 1024 ranks, the whole run: 0.80 s (0.79–0.83 s) — target not met; side by side, the
+//!   minimal Rust loop for that ring alone: 0.50 s (1.6× faster than kernbench); the SimPy +
+//!   greenlet script: 209 s (260× slower than kernbench). About 0.26 µs per op; recording (building,
+//!   validating and costing each op, and the plan's per-slot bookkeeping) still costs more than
+//!   timing.
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 155 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive (it was 729 MiB when every op was recorded at the rendezvous).
-//! - 128 MiB on 8 ranks: 2.37 ms.
+//! - 128 MiB on 8 ranks: 1.63 ms.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
