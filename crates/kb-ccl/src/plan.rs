@@ -82,7 +82,6 @@ pub(crate) struct Slot {
 pub(crate) struct Plan {
     rt: Runtime,
     label: &'static str,
-    per_member: usize,
     /// Per member: its tensors the collective reads, and those it writes (scratch included).
     reads: Vec<Vec<Tensor>>,
     writes: Vec<Vec<Tensor>>,
@@ -120,7 +119,6 @@ impl Plan {
             pes,
             rt: rt.clone(),
             label,
-            per_member,
             reads,
             writes,
             entry,
@@ -134,8 +132,23 @@ impl Plan {
         self.rt.reserve_ops(ops);
     }
 
+    /// Slots are stored index-major (slot `i` of every member, then slot `i + 1`): an algorithm
+    /// whose step touches the same slot index on every member — the ring, with its diagonal
+    /// indices — walks them in order.
     fn at(&self, slot: Slot) -> usize {
-        slot.member * self.per_member + slot.index
+        slot.index * self.entry.len() + slot.member
+    }
+
+    /// Every member's last accesses of its slots (last writes and reads since), in one pass.
+    fn last_accesses(&self) -> Vec<Vec<OpId>> {
+        let members = self.entry.len();
+        let mut deps = vec![Vec::new(); members];
+        for (at, state) in self.slots.iter().enumerate() {
+            let d = &mut deps[at % members.max(1)];
+            d.extend(state.last_write);
+            d.extend(state.readers());
+        }
+        deps
     }
 
     /// Records `kind`, which reads `reads` and writes `writes`, after what they require.
@@ -297,12 +310,7 @@ impl Plan {
     /// Releases the exit joins [`Plan::hold_exits`] recorded, each after the last accesses of
     /// its member's slots.
     pub(crate) fn release_exits(&self, exits: &[OpId]) -> Result<(), SchedError> {
-        for (p, &exit) in exits.iter().enumerate() {
-            let mut deps = Vec::new();
-            for state in &self.slots[p * self.per_member..(p + 1) * self.per_member] {
-                deps.extend(state.last_write);
-                deps.extend(state.readers());
-            }
+        for (&exit, deps) in exits.iter().zip(self.last_accesses()) {
             self.rt.release_hold(exit, &deps)?;
         }
         Ok(())
@@ -312,12 +320,9 @@ impl Plan {
     /// an access of its tensors, so later ops and host reads wait for it; returns them.
     pub(crate) fn finish(self) -> Result<Vec<OpId>, SchedError> {
         let mut exits = Vec::with_capacity(self.entry.len());
-        for (p, (r, w)) in self.reads.iter().zip(&self.writes).enumerate() {
-            let mut deps = vec![self.entry[p]];
-            for state in &self.slots[p * self.per_member..(p + 1) * self.per_member] {
-                deps.extend(state.last_write);
-                deps.extend(state.readers());
-            }
+        let last = self.last_accesses();
+        for (p, ((r, w), mut deps)) in self.reads.iter().zip(&self.writes).zip(last).enumerate() {
+            deps.push(self.entry[p]);
             let (r, w): (Vec<&Tensor>, Vec<&Tensor>) = (r.iter().collect(), w.iter().collect());
             exits.push(self.rt.record_op(Op::labelled(OpKind::Join, self.label), &r, &w, &deps)?);
         }

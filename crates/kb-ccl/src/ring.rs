@@ -126,6 +126,9 @@ impl RingAllReduce {
     fn record(&mut self, step: usize) -> Result<(), SchedError> {
         let Some((mem, bufs)) = &self.mem else { return Ok(()) };
         let (n, grid, per_chunk, plan) = (self.n, self.grid, self.per_chunk, &mut self.plan);
+        // Slice j of chunk k on member p is slot `((p − k) mod n, j)`: each step touches one or two
+        // diagonals, the same slot index on every member, which the plan stores side by side.
+        let diagonal = |p: usize, k: usize, j: usize| (p + n - k) % n * per_chunk + j;
         let [send, reduce, gather] = &self.labels;
         if step < n - 1 {
             let s = step;
@@ -136,7 +139,7 @@ impl RingAllReduce {
                 let first = grid.chunk(k).0;
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
-                    let (from, into, own) = (mem.at(p, cell), buf.at(q, j), mem.at(q, cell));
+                    let (from, into, own) = (mem.at(p, diagonal(p, k, j)), buf.at(q, j), mem.at(q, diagonal(q, k, j)));
                     // Each op is built where it stands: these loops record millions of them.
                     let hop = Op {
                         kind: OpKind::LinkTransfer {
@@ -163,7 +166,8 @@ impl RingAllReduce {
                 for p in 0..n {
                     let k = (p + 1) % n;
                     for (cell, start, len) in grid.cells(k) {
-                        plan.divide(mem.cell(p, cell, start, len)?, n, cell - k * per_chunk)?;
+                        let j = cell - k * per_chunk;
+                        plan.divide(mem.cell(p, diagonal(p, k, j), start, len)?, n, j)?;
                     }
                 }
             }
@@ -172,11 +176,12 @@ impl RingAllReduce {
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
                 for (cell, start, len) in grid.cells(k) {
+                    let j = cell - k * per_chunk;
                     let hop = Op {
                         kind: OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
                         label: Plan::label(gather),
                     };
-                    plan.record(&hop, &[mem.at(p, cell)], &[mem.at(q, cell)])?;
+                    plan.record(&hop, &[mem.at(p, diagonal(p, k, j))], &[mem.at(q, diagonal(q, k, j))])?;
                 }
             }
         }
