@@ -68,6 +68,8 @@ pub struct CostModel {
     links: usize,
     hbm_slots: u32,
     hbm_share: f64,
+    /// Reused for each route looked up.
+    route: std::cell::RefCell<Vec<usize>>,
 }
 
 impl CostModel {
@@ -84,6 +86,7 @@ impl CostModel {
             links,
             hbm_slots,
             hbm_share: d.hbm_gbps / hbm_slots as f64,
+            route: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -177,12 +180,20 @@ impl CostModel {
     }
 
     /// The stages of a transfer of `bytes` from device `from` to `to`: one per link of the route.
-    fn hops(&self, from: u32, to: u32, bytes: u64) -> impl Iterator<Item = Stage> + '_ {
+    /// The stages of a transfer of `bytes` from device `from` to `to`: `first` (a DMA's own
+    /// stage), if any, then one per link of the route. A single stage costs no allocation.
+    fn link_stages(&self, first: Option<Stage>, from: u32, to: u32, bytes: u64) -> Stages {
         let c = &self.spec.cluster;
         let hop = ps_from_ns(c.link_latency_ns) + transfer_ps(bytes, c.link_gbps);
-        // Both devices were checked to exist, so the route exists.
-        let route = self.spec.route(from, to).unwrap_or_default();
-        route.into_iter().map(move |link| Stage::one(self.index(Resource::Link(link)), hop))
+        // Both devices were checked to exist, and the spec was validated: the route exists.
+        let mut route = self.route.borrow_mut();
+        route.clear();
+        c.route_into(from, to, &mut route);
+        let link = |&l: &usize| Stage::one(self.index(Resource::Link(l)), hop);
+        match (first, route.as_slice()) {
+            (None, [only]) => Stages::One(link(only)),
+            (first, route) => Stages::from_vec(first.into_iter().chain(route.iter().map(link)).collect()),
+        }
     }
 
     /// The stages of an op (assumed valid: shapes agree, devices and PEs exist).
@@ -202,14 +213,12 @@ impl CostModel {
                 };
                 let (from, to) = (src.space.device(), dst.space.device());
                 if from != to {
-                    let all: Vec<Stage> = std::iter::once(first).chain(self.hops(from, to, bytes)).collect();
-                    return Stages::from_vec(all);
+                    return self.link_stages(Some(first), from, to, bytes);
                 }
                 first
             }
             OpKind::LinkTransfer { src, dst } => {
-                let hops: Vec<Stage> = self.hops(src.space.device(), dst.space.device(), src.nbytes() as u64).collect();
-                return Stages::from_vec(hops);
+                return self.link_stages(None, src.space.device(), dst.space.device(), src.nbytes() as u64);
             }
             OpKind::Gemm { pe, a, b, c, accumulate } => {
                 let (m, n, k) = kind.gemm_mnk().unwrap_or((0, 0, 0));

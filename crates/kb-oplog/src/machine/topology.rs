@@ -225,12 +225,19 @@ impl ClusterSpec {
             return Err(RouteError::RankOutOfRange { from, to, rank, ranks: self.ranks });
         }
         let mut hops = Vec::new();
+        self.route_into(from, to, &mut hops);
+        Ok(hops)
+    }
+
+    /// Appends the route from `from` to `to` to `hops`, for a valid cluster and ranks in range
+    /// (what [`ClusterSpec::route`] checks first): the cost model's per-op path.
+    pub(crate) fn route_into(&self, from: u32, to: u32, hops: &mut Vec<usize>) {
         if from == to {
-            return Ok(hops);
+            return;
         }
         let Some(grid) = self.grid() else {
             hops.extend([2 * from as usize, 2 * to as usize + 1]);
-            return Ok(hops);
+            return;
         };
         let target = grid.coords(to);
         let mut node = from;
@@ -244,6 +251,5 @@ impl ClusterSpec {
                 node = grid.neighbour(node, axis, forward);
             }
         }
-        Ok(hops)
     }
 }
