@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kb_mem::{DType, Layout, Region};
 use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, VectorOp};
-use kb_sched::{Runtime, SchedError, Tensor};
+use kb_sched::{Runtime, SchedError, Tensor, Work};
 
 use crate::collective::Call;
 
@@ -139,14 +139,14 @@ impl Plan {
         slot.index * self.entry.len() + slot.member
     }
 
-    /// Every member's last accesses of its slots (last writes and reads since), in one pass.
-    fn last_accesses(&self) -> Vec<Vec<OpId>> {
+    /// Every member's last accesses of its slots (last writes and reads since) that `keep`
+    /// keeps, in one pass.
+    fn last_accesses(&self, keep: impl Fn(OpId) -> bool) -> Vec<Vec<OpId>> {
         let members = self.entry.len();
         let mut deps = vec![Vec::new(); members];
         for (at, state) in self.slots.iter().enumerate() {
             let d = &mut deps[at % members.max(1)];
-            d.extend(state.last_write);
-            d.extend(state.readers());
+            d.extend(state.last_write.into_iter().chain(state.readers()).filter(|&op| keep(op)));
         }
         deps
     }
@@ -310,7 +310,9 @@ impl Plan {
     /// Releases the exit joins [`Plan::hold_exits`] recorded, each after the last accesses of
     /// its member's slots.
     pub(crate) fn release_exits(&self, exits: &[OpId]) -> Result<(), SchedError> {
-        for (&exit, deps) in exits.iter().zip(self.last_accesses()) {
+        // Accesses that have ended add nothing to wait for (most have, by the last wave).
+        let pending = |op| !Work::from_op(&self.rt, op).is_completed();
+        for (&exit, deps) in exits.iter().zip(self.last_accesses(pending)) {
             self.rt.release_hold(exit, &deps)?;
         }
         Ok(())
@@ -320,7 +322,7 @@ impl Plan {
     /// an access of its tensors, so later ops and host reads wait for it; returns them.
     pub(crate) fn finish(self) -> Result<Vec<OpId>, SchedError> {
         let mut exits = Vec::with_capacity(self.entry.len());
-        let last = self.last_accesses();
+        let last = self.last_accesses(|_| true);
         for (p, ((r, w), mut deps)) in self.reads.iter().zip(&self.writes).zip(last).enumerate() {
             deps.push(self.entry[p]);
             let (r, w): (Vec<&Tensor>, Vec<&Tensor>) = (r.iter().collect(), w.iter().collect());
