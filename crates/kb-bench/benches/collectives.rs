@@ -10,15 +10,14 @@
 //! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
 //!
 //! Measured 2026-12-02 (AMD EPYC Zen 4, 2 vCPUs, release):
-//! - 1 MiB on 1024 ranks, the whole run: 0.80 s (0.79–0.83 s) — target not met; side by side, the
-//!   minimal Rust loop for that ring alone: 0.50 s (1.6× faster than kernbench); the SimPy +
-//!   greenlet script: 209 s (260× slower than kernbench). About 0.26 µs per op; recording (building,
-//!   validating and costing each op, and the plan's per-slot bookkeeping) still costs more than
-//!   timing.
+//! - 1 MiB on 1024 ranks, the whole run: 0.77 s (0.73–0.82 s) — target not met; side by side, the
+//!   minimal Rust loop for that ring alone: 0.56 s (1.4× faster than kernbench); the SimPy +
+//!   greenlet script: 209 s (270× slower than kernbench). About 0.25 µs per op; validating and
+//!   costing each op and the plan's per-slot bookkeeping still cost more than the timing itself.
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 155 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive (it was 729 MiB when every op was recorded at the rendezvous).
-//! - 128 MiB on 8 ranks: 1.63 ms.
+//! - 128 MiB on 8 ranks: 1.52 ms.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
