@@ -46,3 +46,17 @@ pub(crate) fn json_text(value: &impl serde::Serialize) -> String {
     let json = serde_json::to_string_pretty(value).unwrap_or_else(|e| unreachable!("plain fields: {e}"));
     format!("{json}\n")
 }
+
+/// A report's `key value` table, one row per line, keys padded to 12 columns.
+pub(crate) fn key_value_table(rows: &[(&str, String)]) -> String {
+    rows.iter().map(|(key, value)| format!("{key:<12} {value}\n")).collect()
+}
+
+/// The `max_abs_err` cell of a checked report: the error and its tolerance, or `-` when nothing
+/// was checked.
+pub(crate) fn error_cell(max_abs_err: Option<f64>, tolerance: Option<f64>) -> String {
+    match (max_abs_err, tolerance) {
+        (Some(err), Some(tol)) => format!("{err:.3e} (tolerance {tol:.3e})"),
+        _ => "-".to_string(),
+    }
+}

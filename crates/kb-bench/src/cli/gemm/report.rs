@@ -4,8 +4,8 @@
 //! the device's GEMM peak, 0 to 1), `check` (`"pass"`, `"fail"` or `"skipped"`) and `max_abs_err`
 //! (`null` when skipped); CSV has the same columns, `max_abs_err` empty when skipped.
 
-use crate::cli::Format;
 use crate::cli::gemm::check::Outcome;
+use crate::cli::{Format, output};
 
 /// Whether C was checked, and how it went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -92,10 +92,7 @@ impl GemmReport {
     }
 
     fn table(&self) -> String {
-        let err = match (self.max_abs_err, self.tolerance) {
-            (Some(err), Some(tol)) => format!("{err:.3e} (tolerance {tol:.3e})"),
-            _ => "-".to_string(),
-        };
+        let err = output::error_cell(self.max_abs_err, self.tolerance);
         let rows = [
             ("m", self.m.to_string()),
             ("n", self.n.to_string()),
@@ -108,7 +105,7 @@ impl GemmReport {
             ("check", self.check.name().to_string()),
             ("max_abs_err", err),
         ];
-        rows.iter().map(|(key, value)| format!("{key:<12} {value}\n")).collect()
+        output::key_value_table(&rows)
     }
 }
 

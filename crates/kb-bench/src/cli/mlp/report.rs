@@ -4,8 +4,8 @@
 //! `max_abs_err` (`null` when skipped) and `check` (`"pass"`, `"fail"` or `"skipped"`); CSV has
 //! the same columns. The table adds TFLOP/s and the tolerance.
 
-use crate::cli::Format;
 use crate::cli::gemm::report::Check;
+use crate::cli::{Format, output};
 
 /// One MLP run's figures.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,10 +66,7 @@ impl MlpReport {
     }
 
     fn table(&self) -> String {
-        let err = match (self.max_abs_err, self.tolerance) {
-            (Some(err), Some(tol)) => format!("{err:.3e} (tolerance {tol:.3e})"),
-            _ => "-".to_string(),
-        };
+        let err = output::error_cell(self.max_abs_err, self.tolerance);
         let rows = [
             ("tp", self.tp.to_string()),
             ("batch", self.batch.to_string()),
@@ -83,7 +80,7 @@ impl MlpReport {
             ("check", self.check.name().to_string()),
             ("max_abs_err", err),
         ];
-        rows.iter().map(|(key, value)| format!("{key:<12} {value}\n")).collect()
+        output::key_value_table(&rows)
     }
 }
 
