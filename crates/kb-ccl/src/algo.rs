@@ -13,7 +13,7 @@ use kb_oplog::{CollectiveAlgo, Mode, OpId};
 use kb_sched::{Runtime, SchedError};
 
 use crate::collective::{Call, Record};
-use crate::{direct, hd, ring, tree};
+use crate::{all_to_all, direct, gather_list, hd, ring, tree};
 
 /// The collectives whose algorithm can be chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub(crate) enum Kind {
     Broadcast,
     /// `reduce`.
     Reduce,
+    /// `all_to_all_single` (ring: pairwise exchange, or direct).
+    AllToAll,
+    /// `all_gather` into a list (ring or direct).
+    AllGatherList,
 }
 
 /// The candidates of `auto`, in tie-break order.
@@ -36,6 +40,11 @@ const CANDIDATES: [CollectiveAlgo; 4] =
 
 /// Why `algo` cannot run `kind` on a group of `n` members, if it cannot (`auto` always can).
 pub(crate) fn unsupported(kind: Kind, algo: CollectiveAlgo, n: usize) -> Option<String> {
+    if matches!(kind, Kind::AllToAll | Kind::AllGatherList)
+        && matches!(algo, CollectiveAlgo::HalvingDoubling | CollectiveAlgo::Tree)
+    {
+        return Some("is not implemented for this collective (use auto, ring or direct)".into());
+    }
     match algo {
         CollectiveAlgo::Auto | CollectiveAlgo::Ring | CollectiveAlgo::Direct => None,
         CollectiveAlgo::HalvingDoubling => hd::unsupported(n),
@@ -65,6 +74,8 @@ fn recorder(kind: Kind, algo: CollectiveAlgo) -> Record {
         (Kind::Reduce, A::Direct) => direct::reduce,
         (Kind::Reduce, A::HalvingDoubling) => hd::reduce,
         (Kind::Reduce, _) => ring::reduce,
+        (Kind::AllToAll, _) => all_to_all::record,
+        (Kind::AllGatherList, _) => gather_list::record,
     }
 }
 
@@ -84,6 +95,9 @@ pub(crate) fn dispatch(kind: Kind) -> Record {
         Kind::AllGather => |rt, calls| record(rt, calls, Kind::AllGather),
         Kind::Broadcast => |rt, calls| record(rt, calls, Kind::Broadcast),
         Kind::Reduce => |rt, calls| record(rt, calls, Kind::Reduce),
+        // These choose between their ring and direct forms themselves (`auto` runs the ring).
+        Kind::AllToAll => all_to_all::record,
+        Kind::AllGatherList => gather_list::record,
     }
 }
 

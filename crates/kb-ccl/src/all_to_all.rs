@@ -18,7 +18,8 @@
 use kb_oplog::{CollectiveAlgo, OpId, OpKind};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
-use crate::collective::{Call, chosen_algo, launch};
+use crate::algo::{Kind, dispatch};
+use crate::collective::{Call, check_algo, launch};
 use crate::plan::{Label, Plan, Slot, flat, part, regions};
 use crate::{CclError, ProcessGroup};
 
@@ -41,7 +42,7 @@ pub fn all_to_all_single_async(
     const NAME: &str = "all_to_all_single";
     let rank = ctx.rank();
     if group.contains(rank) {
-        supported(ctx, group, NAME)?;
+        check_algo(ctx, group, NAME, Kind::AllToAll)?;
         let n = group.size();
         let bad = |reason: String| CclError::BadParts { collective: NAME, rank, reason };
         if output.dtype() != input.dtype() || output.numel() != input.numel() {
@@ -67,27 +68,12 @@ pub fn all_to_all_single_async(
     }
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
     let call = Call { rank, tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, record)
-}
-
-/// Refuses the algorithms a data-moving collective of this crate does not implement
-/// (halving-doubling and the tree).
-pub(crate) fn supported(ctx: &RankCtx, group: &ProcessGroup, collective: &'static str) -> Result<(), CclError> {
-    let algo = chosen_algo(ctx, group);
-    match algo {
-        CollectiveAlgo::Auto | CollectiveAlgo::Ring | CollectiveAlgo::Direct => Ok(()),
-        CollectiveAlgo::HalvingDoubling | CollectiveAlgo::Tree => Err(CclError::UnsupportedAlgo {
-            collective,
-            rank: ctx.rank(),
-            algo,
-            reason: "is not implemented for this collective (use auto, ring or direct)".into(),
-        }),
-    }
+    launch(ctx, group, NAME, call, dispatch(Kind::AllToAll))
 }
 
 /// Records an all-to-all of the members' inputs (tensor 1) into their outputs (tensor 0), by
 /// pairwise exchange or, for `direct`, all at once.
-fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
+pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
     let n = calls.len();
     let Some(first) = calls.first() else { return Ok(Vec::new()) };
     let m = first.tensor(1).numel() / n;

@@ -9,8 +9,8 @@ use kb_mem::DType;
 use kb_oplog::CollectiveAlgo;
 use kb_sched::{RankCtx, Tensor, Work};
 
-use crate::algo::{Kind, dispatch, unsupported};
-use crate::collective::{Call, launch, launch_kind};
+use crate::algo::{Kind, dispatch};
+use crate::collective::{Call, check_algo, launch, launch_kind};
 use crate::{CclError, ProcessGroup, ReduceOp, ring};
 
 /// Reduces `tensor` across the members of `group` with `op`, in place, and waits until this
@@ -167,12 +167,7 @@ pub fn barrier(ctx: &RankCtx, group: &ProcessGroup) -> Result<(), CclError> {
         root: None,
         algo: CollectiveAlgo::Ring,
     };
-    if group.contains(ctx.rank())
-        && let Some(algo) = group.algo()
-        && let Some(reason) = unsupported(Kind::AllReduce, algo, group.size())
-    {
-        return Err(CclError::UnsupportedAlgo { collective: "barrier", rank: ctx.rank(), algo, reason });
-    }
+    check_algo(ctx, group, "barrier", Kind::AllReduce)?;
     launch(ctx, group, "barrier", call, |rt, calls| ring::barrier(rt, calls, dispatch(Kind::AllReduce)))?.wait()?;
     Ok(())
 }

@@ -61,9 +61,19 @@ pub(crate) fn launch(
     Ok(Work::from_op(ctx.runtime(), join))
 }
 
-/// [`launch`] with the recorder of `kind` for the member's algorithm, which is first checked to
-/// run `kind` on `group` (else [`CclError::UnsupportedAlgo`], before the rendezvous: no op is
-/// recorded).
+/// Checks that a member's algorithm (the group's, else the config's) can run `kind` on `group`:
+/// else [`CclError::UnsupportedAlgo`], before the rendezvous, so no op is recorded.
+pub(crate) fn check_algo(ctx: &RankCtx, group: &ProcessGroup, name: &'static str, kind: Kind) -> Result<(), CclError> {
+    let algo = chosen_algo(ctx, group);
+    if group.contains(ctx.rank())
+        && let Some(reason) = unsupported(kind, algo, group.size())
+    {
+        return Err(CclError::UnsupportedAlgo { collective: name, rank: ctx.rank(), algo, reason });
+    }
+    Ok(())
+}
+
+/// [`launch`] with the recorder of `kind` for the member's algorithm, after [`check_algo`].
 pub(crate) fn launch_kind(
     ctx: &RankCtx,
     group: &ProcessGroup,
@@ -71,12 +81,7 @@ pub(crate) fn launch_kind(
     call: Call,
     kind: Kind,
 ) -> Result<Work, CclError> {
-    let algo = chosen_algo(ctx, group);
-    if group.contains(ctx.rank())
-        && let Some(reason) = unsupported(kind, algo, group.size())
-    {
-        return Err(CclError::UnsupportedAlgo { collective: name, rank: ctx.rank(), algo, reason });
-    }
+    check_algo(ctx, group, name, kind)?;
     launch(ctx, group, name, call, dispatch(kind))
 }
 

@@ -16,8 +16,8 @@
 use kb_oplog::{CollectiveAlgo, OpId};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
-use crate::all_to_all::supported;
-use crate::collective::{Call, launch};
+use crate::algo::{Kind, dispatch};
+use crate::collective::{Call, check_algo, launch};
 use crate::plan::{Label, Plan, Slot, regions};
 use crate::{CclError, ProcessGroup};
 
@@ -40,13 +40,13 @@ pub fn all_gather_async(
     const NAME: &str = "all_gather";
     let rank = ctx.rank();
     if group.contains(rank) {
-        supported(ctx, group, NAME)?;
+        check_algo(ctx, group, NAME, Kind::AllGatherList)?;
         check_outputs(rank, group.size(), outputs, input)?;
     }
     let mut tensors = vec![("input", input.clone())];
     tensors.extend(outputs.iter().map(|t| ("output", t.clone())));
     let call = Call { rank, tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, record)
+    launch(ctx, group, NAME, call, dispatch(Kind::AllGatherList))
 }
 
 /// Checks that there is one output per member, each like `input`, none overlapping another or
@@ -97,7 +97,7 @@ fn check_outputs(rank: usize, n: usize, outputs: &[Tensor], input: &Tensor) -> R
 
 /// Records an all-gather of the members' inputs (tensor 0) into their outputs (tensors 1..=n),
 /// around the ring or, for `direct`, all at once.
-fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
+pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
     let n = calls.len();
     let Some(first) = calls.first() else { return Ok(Vec::new()) };
     let m = first.tensor(0).numel();

@@ -159,7 +159,7 @@ impl Plan {
         reads: &[Slot],
         writes: &[Slot],
     ) -> Result<OpId, SchedError> {
-        self.record(&Op { kind, label: Some(label.0.clone()) }, reads, writes)
+        self.record(&Op { kind, label: label.for_op() }, reads, writes)
     }
 
     /// [`Plan::op`] for an op built by the caller (in place: the hot loops of large collectives
@@ -200,11 +200,6 @@ impl Plan {
         Pe { device, pe: (lane % self.pes as usize) as u32 }
     }
 
-    /// An op label, as ops carry it.
-    pub(crate) fn label(label: &Label) -> Option<Arc<str>> {
-        Some(label.0.clone())
-    }
-
     /// A link transfer of `src` (with its slot) into `dst` (on another device).
     pub(crate) fn transfer(
         &mut self,
@@ -213,11 +208,6 @@ impl Plan {
         label: &Label,
     ) -> Result<OpId, SchedError> {
         self.op(OpKind::LinkTransfer { src, dst }, label, &[from], &[to])
-    }
-
-    /// PE `lane` (modulo the device's PEs) of `region`'s device.
-    fn pe(&self, region: &Region, lane: usize) -> Pe {
-        Pe { device: region.space.device(), pe: (lane % self.pes as usize) as u32 }
     }
 
     /// `dst = op(dst, src)` on PE `lane` (modulo the PEs) of `dst`'s device.
@@ -229,7 +219,7 @@ impl Plan {
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        let pe = self.pe(&dst, lane);
+        let pe = self.lane(dst.space.device(), lane);
         self.op(OpKind::ReduceInto { pe, src, dst, op }, label, &[from, to], &[to])
     }
 
@@ -244,7 +234,7 @@ impl Plan {
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        let pe = self.pe(&out, lane);
+        let pe = self.lane(out.space.device(), lane);
         let kind = OpKind::Vector { pe, op: VectorOp::Binary { op, a, b, out } };
         self.op(kind, label, &[a_at, b_at], &[out_at])
     }
@@ -284,13 +274,13 @@ impl Plan {
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        let pe = self.pe(&dst, lane);
+        let pe = self.lane(dst.space.device(), lane);
         self.op(OpKind::Dma { pe, src, dst }, label, &[from], &[to])
     }
 
     /// Divides `region` (slot `at`) by `n` in place on PE `lane` of its device (`avg`'s last step).
     pub(crate) fn divide(&mut self, (region, at): (Region, Slot), n: usize, lane: usize) -> Result<OpId, SchedError> {
-        let pe = self.pe(&region, lane);
+        let pe = self.lane(region.space.device(), lane);
         let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
         self.op(OpKind::Vector { pe, op }, &Label::new("avg"), &[at], &[at])
     }
@@ -435,6 +425,11 @@ pub(crate) struct Label(Arc<str>);
 impl Label {
     pub(crate) fn new(text: &str) -> Label {
         Label(text.into())
+    }
+
+    /// The label as an op carries it.
+    pub(crate) fn for_op(&self) -> Option<Arc<str>> {
+        Some(self.0.clone())
     }
 }
 

@@ -146,7 +146,7 @@ impl RingAllReduce {
                             src: mem.region(p, start, len)?,
                             dst: buf.region(q, start - first, len)?,
                         },
-                        label: Plan::label(send),
+                        label: send.for_op(),
                     };
                     plan.record(&hop, &[from], &[into])?;
                     let dst = mem.region(q, start, len)?;
@@ -157,7 +157,7 @@ impl RingAllReduce {
                             dst,
                             op: combine,
                         },
-                        label: Plan::label(reduce),
+                        label: reduce.for_op(),
                     };
                     plan.record(&sum, &[into, own], &[own])?;
                 }
@@ -179,7 +179,7 @@ impl RingAllReduce {
                     let j = cell - k * per_chunk;
                     let hop = Op {
                         kind: OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
-                        label: Plan::label(gather),
+                        label: gather.for_op(),
                     };
                     plan.record(&hop, &[mem.at(p, diagonal(p, k, j))], &[mem.at(q, diagonal(q, k, j))])?;
                 }

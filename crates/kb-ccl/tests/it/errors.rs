@@ -195,3 +195,19 @@ fn a_member_that_never_joins_is_a_deadlock_naming_the_collective() {
     let text = waits.join("\n");
     assert!(text.contains("all_reduce"), "{text}");
 }
+
+#[test]
+fn the_configs_algorithm_is_checked_too_even_by_a_barrier() {
+    let mut spec = kb_oplog::MachineSpec::default();
+    spec.cluster.ranks = 3;
+    spec.collectives.algo = CollectiveAlgo::HalvingDoubling;
+    let rt = kb_sched::Runtime::new(spec, kb_oplog::Mode::TIMING).unwrap();
+    let e = rt.spawn(3, |ctx| kb_ccl::barrier(&ctx, &ProcessGroup::world(&ctx))).unwrap_err();
+    for f in failures(e) {
+        let want = format!(
+            "barrier: rank {}: algorithm halving-doubling needs a group whose size is a power of two, not 3",
+            f.rank
+        );
+        assert_eq!(f.message, want);
+    }
+}
