@@ -179,7 +179,6 @@ impl CostModel {
         Stage::two(u, self.index(Resource::Hbm(device)), compute.max(mem))
     }
 
-    /// The stages of a transfer of `bytes` from device `from` to `to`: one per link of the route.
     /// The stages of a transfer of `bytes` from device `from` to `to`: `first` (a DMA's own
     /// stage), if any, then one per link of the route. A single stage costs no allocation.
     fn link_stages(&self, first: Option<Stage>, from: u32, to: u32, bytes: u64) -> Stages {

@@ -480,7 +480,7 @@ impl Engine {
     }
 
     /// Sets the alarm: from now on, an op whose sequence number is at least `seq` rings it when it
-    /// ends ([`Engine::take_alarm`]). A caller recording a batch wave by wave sets it at its last
+    /// ends ([`Engine::alarm_rung`]). A caller recording a batch wave by wave sets it at its last
     /// wave's first op, and records the next wave as soon as it rings — before the instant that
     /// rang it dispatches anything, so the new ops compete as if they had been recorded earlier.
     pub fn set_alarm(&mut self, seq: u64) {
@@ -488,16 +488,16 @@ impl Engine {
         self.rung = None;
     }
 
-    /// Whether the alarm has rung: the largest sequence number (at least the alarm's) of an op
-    /// that ended since it was set. Clears the alarm.
-    pub fn take_alarm(&mut self) -> Option<u64> {
+    /// Clears the alarm: no op rings it until it is set again.
+    pub fn clear_alarm(&mut self) {
         self.alarm = u64::MAX;
-        self.rung.take()
+        self.rung = None;
     }
 
-    /// Whether the alarm has rung and not been taken.
-    pub fn alarm_rung(&self) -> bool {
-        self.rung.is_some()
+    /// Whether the alarm has rung since it was set: the largest sequence number (at least the
+    /// alarm's) of an op that has ended since.
+    pub fn alarm_rung(&self) -> Option<u64> {
+        self.rung
     }
 
     fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool) -> Result<OpId, EngineError> {

@@ -92,46 +92,38 @@ impl Sim {
     /// Validates `op`, times it after `deps`, and returns its id.
     pub fn record(&mut self, op: impl Into<Op>, deps: &[OpId]) -> Result<OpId, OpLogError> {
         let op = op.into();
-        let id = self.time(&op, deps)?;
-        if self.mode.keep_ops {
-            self.ops.insert(id, op);
-            self.order.push(id);
-        }
+        let id = self.time(&op, deps, false)?;
+        self.keep(id, || op);
         Ok(id)
     }
 
     /// As [`Sim::record`], from a borrowed op, which is copied only when ops are kept: the
     /// cheaper call for a caller that records many ops in timing-only lean mode.
     pub fn record_ref(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
-        let id = self.time(op, deps)?;
-        if self.mode.keep_ops {
-            self.ops.insert(id, op.clone());
-            self.order.push(id);
-        }
+        let id = self.time(op, deps, false)?;
+        self.keep(id, || op.clone());
         Ok(id)
     }
 
     /// As [`Sim::record_ref`], held back until [`Sim::release_hold`] (see [`Engine::add_held`]).
     pub fn record_held(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
-        self.check(op)?;
-        let stages = self.cost.stages(&op.kind);
-        let id = self.engine.add_held(stages, deps)?;
+        let id = self.time(op, deps, true)?;
+        self.keep(id, || op.clone());
+        Ok(id)
+    }
+
+    /// Keeps the op just recorded as `id`, when ops are kept.
+    fn keep(&mut self, id: OpId, op: impl FnOnce() -> Op) {
         if self.mode.keep_ops {
-            self.ops.insert(id, op.clone());
+            self.ops.insert(id, op());
             self.order.push(id);
         }
-        Ok(id)
     }
 
     /// Lifts the hold of an op recorded with [`Sim::record_held`], after adding `deps` to its
     /// dependencies (see [`Engine::release_hold`]).
     pub fn release_hold(&mut self, op: OpId, deps: &[OpId]) -> Result<(), OpLogError> {
         Ok(self.engine.release_hold(op, deps)?)
-    }
-
-    /// The time of the next event of the timing, if any (see [`Engine::next_event_time`]).
-    pub fn next_event_time(&mut self) -> Option<u64> {
-        self.engine.next_event_time()
     }
 
     /// The sequence number of the next op recorded (see [`Engine::next_seq`]).
@@ -144,13 +136,13 @@ impl Sim {
         self.engine.set_alarm(seq);
     }
 
-    /// Takes the engine's alarm (see [`Engine::take_alarm`]).
-    pub fn take_alarm(&mut self) -> Option<u64> {
-        self.engine.take_alarm()
+    /// Clears the engine's alarm (see [`Engine::clear_alarm`]).
+    pub fn clear_alarm(&mut self) {
+        self.engine.clear_alarm();
     }
 
     /// Whether the engine's alarm has rung (see [`Engine::alarm_rung`]).
-    pub fn alarm_rung(&self) -> bool {
+    pub fn alarm_rung(&self) -> Option<u64> {
         self.engine.alarm_rung()
     }
 
@@ -160,11 +152,11 @@ impl Sim {
         self.engine.step()
     }
 
-    /// Checks, costs and adds `op` to the engine.
-    fn time(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
+    /// Checks, costs and adds `op` to the engine (held back when `held`).
+    fn time(&mut self, op: &Op, deps: &[OpId], held: bool) -> Result<OpId, OpLogError> {
         self.check(op)?;
         let stages = self.cost.stages(&op.kind);
-        Ok(self.engine.add(stages, deps)?)
+        Ok(if held { self.engine.add_held(stages, deps)? } else { self.engine.add(stages, deps)? })
     }
 
     /// Makes room for `additional` more ops, so recording a large batch (a collective of many

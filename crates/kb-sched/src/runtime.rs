@@ -134,6 +134,14 @@ impl Inner {
         self.record_maybe_held(op.into(), reads, writes, extra, false)
     }
 
+    /// Sets the engine's alarm at the earliest alarm of the pending waves (clears it if none).
+    fn rearm_alarm(&mut self) {
+        match self.waves.iter().map(|w| w.0).min() {
+            Some(alarm) => self.sim.set_alarm(alarm),
+            None => self.sim.clear_alarm(),
+        }
+    }
+
     /// [`Inner::record`], the op held back until [`Runtime::release_hold`] when `held`.
     pub(crate) fn record_maybe_held(
         &mut self,
@@ -302,7 +310,7 @@ impl Runtime {
                     inner.sim.run_until_any(ops)?;
                     return Ok(false);
                 }
-                if let Some(rung) = inner.sim.alarm_rung().then(|| inner.sim.take_alarm()).flatten() {
+                if let Some(rung) = inner.sim.alarm_rung() {
                     let (due, rest): (Vec<PendingWave>, Vec<PendingWave>) =
                         std::mem::take(&mut inner.waves).into_iter().partition(|w| w.0 <= rung);
                     inner.waves = rest;
@@ -320,12 +328,7 @@ impl Runtime {
                 }
             }
             let mut inner = self.inner.borrow_mut();
-            match inner.waves.iter().map(|w| w.0).min() {
-                Some(alarm) => inner.sim.set_alarm(alarm),
-                None => {
-                    inner.sim.take_alarm();
-                }
-            }
+            inner.rearm_alarm();
             if ops.is_empty() {
                 return Ok(!inner.waves.is_empty());
             }
@@ -348,8 +351,7 @@ impl Runtime {
             });
         }
         inner.waves.push(PendingWave(alarm, wave));
-        let earliest = inner.waves.iter().map(|w| w.0).min().unwrap_or(alarm);
-        inner.sim.set_alarm(earliest);
+        inner.rearm_alarm();
         Ok(())
     }
 
@@ -376,11 +378,6 @@ impl Runtime {
     /// its dependencies. Exact as long as one of `deps` has not ended yet.
     pub fn release_hold(&self, op: OpId, deps: &[OpId]) -> Result<(), SchedError> {
         Ok(self.inner.borrow_mut().sim.release_hold(op, deps)?)
-    }
-
-    /// Whether this runtime keeps the ops it has timed (for a trace); false in lean timing mode.
-    pub fn keeps_ops(&self) -> bool {
-        self.inner.borrow().sim.mode().keep_ops
     }
 
     /// Writes a Chrome trace (Perfetto, chrome://tracing) of every op timed so far.
