@@ -106,6 +106,23 @@ fn tree_partial(xs: &[f32], lo: usize, hi: usize, shift: usize, op: ReduceOp, dt
     Some(acc)
 }
 
+/// The members' results, or `None` when `algo` cannot run `collective` on `n` members — after
+/// checking that every member was refused with the reason [`refusal`] gives.
+fn accepted<T>(
+    got: Result<Vec<T>, SpawnError>,
+    collective: &str,
+    algo: CollectiveAlgo,
+    n: usize,
+    dtype: DType,
+) -> Option<Vec<T>> {
+    if let Some(why) = refusal(algo, n, collective == "all_reduce") {
+        let e = got.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains(&format!("{collective}: rank 0: {why}")), "{e}");
+        return None;
+    }
+    Some(got.unwrap_or_else(|e| panic!("{algo}, {n} ranks, {dtype}: {e}")))
+}
+
 /// The expected all-reduce result of `algo`, as bit patterns.
 fn all_reduce_reference(inputs: &[Vec<f32>], algo: CollectiveAlgo, op: ReduceOp, dtype: DType) -> Vec<u32> {
     let (n, count) = (inputs.len(), inputs[0].len());
@@ -130,8 +147,8 @@ fn all_reduce_reference(inputs: &[Vec<f32>], algo: CollectiveAlgo, op: ReduceOp,
         .collect()
 }
 
-/// What an unsupported algorithm says, if `algo` cannot run on `n` members (for all-reduce unless
-/// `reduce_only`… every collective but all-reduce refuses the tree).
+/// What a member is told when `algo` cannot run a collective on `n` members (`all_reduce`: the
+/// collective is an all-reduce; every other collective refuses the tree).
 fn refusal(algo: CollectiveAlgo, n: usize, all_reduce: bool) -> Option<String> {
     match algo {
         CollectiveAlgo::HalvingDoubling if !n.is_power_of_two() => {
@@ -161,12 +178,7 @@ fn all_reduce_by_every_algorithm_matches_its_reference_bitwise_on_every_member()
                     }
                     Ok(got)
                 });
-                if let Some(why) = refusal(algo, n, true) {
-                    let e = got.unwrap_err().to_string();
-                    assert!(e.contains(&format!("all_reduce: rank 0: {why}")), "{e}");
-                    continue;
-                }
-                let got = got.unwrap_or_else(|e| panic!("{algo}, {n} ranks, {dtype}: {e}"));
+                let Some(got) = accepted(got, "all_reduce", algo, n, dtype) else { continue };
                 for (rank, got) in got.iter().enumerate() {
                     for (op, count, bits) in got {
                         let inputs: Vec<Vec<f32>> = (0..n).map(|r| values(r, *count, *op, dtype)).collect();
@@ -199,12 +211,7 @@ fn reduce_scatter_by_every_algorithm_matches_its_reference() {
                     }
                     Ok(got)
                 });
-                if let Some(why) = refusal(algo, n, false) {
-                    let e = got.unwrap_err().to_string();
-                    assert!(e.contains(&format!("reduce_scatter_tensor: rank 0: {why}")), "{e}");
-                    continue;
-                }
-                let got = got.unwrap_or_else(|e| panic!("{algo}, {n} ranks, {dtype}: {e}"));
+                let Some(got) = accepted(got, "reduce_scatter_tensor", algo, n, dtype) else { continue };
                 for (rank, got) in got.iter().enumerate() {
                     for (op, m, bits) in got {
                         let inputs: Vec<Vec<f32>> = (0..n).map(|r| values(r, n * m, *op, dtype)).collect();
@@ -255,12 +262,7 @@ fn all_gather_and_broadcast_by_every_algorithm_copy_exactly() {
                     }
                     Ok(got)
                 });
-                if let Some(why) = refusal(algo, n, false) {
-                    let e = got.unwrap_err().to_string();
-                    assert!(e.contains(&format!("all_gather_into_tensor: rank 0: {why}")), "{e}");
-                    continue;
-                }
-                let got = got.unwrap_or_else(|e| panic!("{algo}, {n} ranks, {dtype}: {e}"));
+                let Some(got) = accepted(got, "all_gather_into_tensor", algo, n, dtype) else { continue };
                 let bits = |r: usize, m: usize| -> Vec<u32> {
                     values(r, m, ReduceOp::Sum, dtype).iter().map(|&x| to_bits(dtype, x)).collect()
                 };
@@ -297,12 +299,7 @@ fn reduce_by_every_algorithm_lands_its_reference_at_the_root_only() {
                     }
                     Ok(got)
                 });
-                if let Some(why) = refusal(algo, n, false) {
-                    let e = got.unwrap_err().to_string();
-                    assert!(e.contains(&format!("reduce: rank 0: {why}")), "{e}");
-                    continue;
-                }
-                let got = got.unwrap_or_else(|e| panic!("{algo}, {n} ranks, {dtype}: {e}"));
+                let Some(got) = accepted(got, "reduce", algo, n, dtype) else { continue };
                 for (rank, got) in got.iter().enumerate() {
                     for (op, root, bits) in got {
                         let count = 2 * n + 1;
