@@ -258,9 +258,6 @@ pub fn ring_all_reduce(ranks: usize, bytes: usize, mode: Mode) -> Result<u64, kb
 /// FIFO per resource — with the default machine's costs. Returns the simulated time in
 /// picoseconds; it equals kb-ccl's on the same machine.
 pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
-    use std::cmp::Reverse;
-    use std::collections::{BinaryHeap, VecDeque};
-
     let spec = MachineSpec::default();
     let (d, c) = (&spec.device, &spec.cluster);
     let n = ranks;
@@ -272,76 +269,120 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
     let reduce = |elems: usize| {
         ps(elems as f64 / (d.vector_flops_per_cycle * d.clock_ghz) * 1e3).max(ps((3 * elems * 4) as f64 / share * 1e3))
     };
-    // Ops: (resource, duration); resource r < n is member r's link, n + r its vector unit.
-    let mut res_of = Vec::new();
-    let mut dur = Vec::new();
-    let mut succ: Vec<Vec<u32>> = Vec::new();
-    let mut pending = Vec::new();
-    let mut last = vec![u32::MAX; n * n];
-    let mut add = |res: usize, d: u64, deps: &[u32], res_of: &mut Vec<u32>, dur: &mut Vec<u64>| {
+    // Ops in flat arrays: resource (r < n is member r's link, n + r its vector unit), duration,
+    // pending dependencies and at most two successors, inline (no allocation per op).
+    const NONE: u32 = u32::MAX;
+    let ops = if n > 1 && count > 0 { 3 * (n - 1) * n } else { 0 };
+    let mut res_of: Vec<u32> = Vec::with_capacity(ops);
+    let mut dur: Vec<u64> = Vec::with_capacity(ops);
+    let mut succ: Vec<[u32; 2]> = Vec::with_capacity(ops);
+    let mut pending: Vec<u32> = Vec::with_capacity(ops);
+    let mut last = vec![NONE; n * n];
+    let mut add = |res: usize, d: u64, deps: [u32; 2]| {
         let id = res_of.len() as u32;
         res_of.push(res as u32);
         dur.push(d);
-        succ.push(Vec::new());
-        let live: Vec<u32> = deps.iter().copied().filter(|&x| x != u32::MAX).collect();
-        for &x in &live {
-            succ[x as usize].push(id);
+        succ.push([NONE; 2]);
+        let mut live = 0;
+        for x in deps.into_iter().filter(|&x| x != NONE) {
+            let s = &mut succ[x as usize];
+            let free = if s[0] == NONE { 0 } else { 1 };
+            s[free] = id;
+            live += 1;
         }
-        pending.push(live.len() as u32);
+        pending.push(live);
         id
     };
-    if n > 1 && count > 0 {
+    if ops > 0 {
         for s in 0..n - 1 {
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + n - s) % n);
-                let t = add(p, hop(chunk(k)), &[last[p * n + k]], &mut res_of, &mut dur);
-                last[q * n + k] = add(n + q, reduce(chunk(k)), &[t, last[q * n + k]], &mut res_of, &mut dur);
+                let t = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
+                last[q * n + k] = add(n + q, reduce(chunk(k)), [t, last[q * n + k]]);
             }
         }
         for s in 0..n - 1 {
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
-                last[q * n + k] = add(p, hop(chunk(k)), &[last[p * n + k]], &mut res_of, &mut dur);
+                last[q * n + k] = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
             }
         }
     }
-    let mut queue: Vec<VecDeque<u32>> = vec![VecDeque::new(); 2 * n];
+    // A FIFO per resource (ops become ready in an order that is already the ring's), a busy flag,
+    // and a radix heap of end events.
+    let mut queue: Vec<std::collections::VecDeque<u32>> = vec![std::collections::VecDeque::new(); 2 * n];
     let mut busy = vec![false; 2 * n];
-    let mut events = BinaryHeap::new();
+    let mut events = MinimalRadix::default();
     let mut end = 0;
-    let start = |op: u32, now: u64, busy: &mut [bool], events: &mut BinaryHeap<Reverse<(u64, u32)>>| {
-        busy[res_of[op as usize] as usize] = true;
-        events.push(Reverse((now + dur[op as usize], op)));
-    };
     for op in 0..res_of.len() as u32 {
         if pending[op as usize] == 0 {
-            let r = res_of[op as usize] as usize;
-            if busy[r] { queue[r].push_back(op) } else { start(op, 0, &mut busy, &mut events) }
+            queue[res_of[op as usize] as usize].push_back(op);
         }
     }
-    while let Some(Reverse((now, op))) = events.pop() {
+    for r in 0..2 * n {
+        if let Some(op) = queue[r].pop_front() {
+            busy[r] = true;
+            events.push(dur[op as usize], op);
+        }
+    }
+    while let Some((now, op)) = events.pop() {
         end = now;
         let r = res_of[op as usize] as usize;
         busy[r] = false;
-        for &next in &succ[op as usize] {
-            pending[next as usize] -= 1;
-            if pending[next as usize] == 0 {
-                queue[res_of[next as usize] as usize].push_back(next);
+        for next in succ[op as usize] {
+            if next != NONE {
+                pending[next as usize] -= 1;
+                if pending[next as usize] == 0 {
+                    queue[res_of[next as usize] as usize].push_back(next);
+                }
             }
         }
-        if let Some(next) = queue[r].pop_front() {
-            start(next, now, &mut busy, &mut events);
-        }
-        for &next in &succ[op as usize] {
-            let nr = res_of[next as usize] as usize;
-            if !busy[nr]
-                && let Some(next) = queue[nr].pop_front()
+        for r in [r].into_iter().chain(succ[op as usize].into_iter().filter(|&x| x != NONE).map(|x| res_of[x as usize] as usize)) {
+            if !busy[r]
+                && let Some(next) = queue[r].pop_front()
             {
-                start(next, now, &mut busy, &mut events);
+                busy[r] = true;
+                events.push(now + dur[next as usize], next);
             }
         }
     }
     end
+}
+
+/// The minimal loop's event queue: a monotone radix heap of (time, op), written here so the
+/// reference shares no code with the engine it is compared to.
+struct MinimalRadix {
+    buckets: [Vec<(u64, u32)>; 65],
+    last: u64,
+}
+
+impl Default for MinimalRadix {
+    fn default() -> MinimalRadix {
+        MinimalRadix { buckets: std::array::from_fn(|_| Vec::new()), last: 0 }
+    }
+}
+
+impl MinimalRadix {
+    fn bucket(&self, key: u64) -> usize {
+        (64 - (key ^ self.last).leading_zeros()) as usize
+    }
+
+    fn push(&mut self, key: u64, op: u32) {
+        let b = self.bucket(key);
+        self.buckets[b].push((key, op));
+    }
+
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        if self.buckets[0].is_empty() {
+            let i = self.buckets.iter().position(|b| !b.is_empty())?;
+            let moved = std::mem::take(&mut self.buckets[i]);
+            self.last = moved.iter().map(|e| e.0).min().unwrap_or(self.last);
+            for &(k, v) in &moved {
+                self.push(k, v);
+            }
+        }
+        self.buckets[0].pop()
+    }
 }
 
 /// One forward of kb-tp's `ParallelMLP` (hidden → 4·hidden → hidden, f16, zero weights filled on
