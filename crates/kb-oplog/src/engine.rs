@@ -15,15 +15,14 @@
 //! are processed together, and resources are dispatched at the start of the next step, so ops
 //! recorded at the current instant compete fairly with those already waiting.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use slotmap::{SecondaryMap, SlotMap};
+use slotmap::{Key, KeyData, SecondaryMap};
 
 use crate::OpId;
 
+mod queue;
 mod radix;
 
+use queue::Queues;
 use radix::RadixHeap;
 
 /// Index of a resource in the engine's resource table.
@@ -178,13 +177,6 @@ pub enum EngineError {
 /// (A real stage's first resource is never `NONE`: resource indices are checked against the table.)
 const NO_STAGES: Stage = Stage { resources: [NONE, NONE], duration: 0 };
 
-impl Stage {
-    /// The list index of packed multi-stage stages.
-    fn many(&self) -> Option<usize> {
-        (self.resources[0] == NONE && self.resources[1] != NONE).then_some(self.resources[1] as usize)
-    }
-}
-
 /// The stages of packed `st`, given the engine's table of multi-stage lists.
 fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
     if st.resources[0] != NONE {
@@ -203,8 +195,8 @@ fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
 struct Hot {
     seq: u64,
     ready: u64,
-    /// Start and end times.
-    times: [u64; 2],
+    /// When its first stage started.
+    start: u64,
     /// The stages, packed (see [`NO_STAGES`]).
     stages: Stage,
     /// Dependencies that have not ended.
@@ -214,6 +206,9 @@ struct Hot {
     succ: u32,
     /// Head of the list of the other successors in the edge pool, most recent first.
     more: u32,
+    /// The version of the id held in this slot (odd); a retired slot's is bumped, so ids of ops
+    /// that were retired from it no longer match.
+    version: u32,
     /// The stage being acquired or run.
     stage: u16,
     /// Resources of the current stage acquired so far.
@@ -231,28 +226,27 @@ struct Edge {
     next: u32,
 }
 
-#[derive(Debug)]
-struct Resource {
-    spec: ResourceSpec,
-    busy: u32,
-    dirty: bool,
-    /// Ops waiting for a slot: (sequence number, slot), lowest first.
-    waiting: BinaryHeap<Reverse<(u64, u32)>>,
-    busy_time: u64,
-    stages_served: u64,
+/// What a resource has served: picoseconds of stage time (summed over its slots) and stages.
+#[derive(Debug, Clone, Copy, Default)]
+struct Served {
+    time: u64,
+    stages: u64,
 }
 
 /// The discrete-event timing engine. See the module documentation.
 ///
 /// Op records sit in dense slots, one cache-line record per op holding every field the event loop
-/// touches (an op's step costs one cache miss, not one per field); the `slotmap` maps public ids to
-/// slots. A non-retaining engine recycles the slot of an ended op.
+/// touches (an op's step costs one cache miss, not one per field). An op's id is the `slotmap` key
+/// made of its slot and the slot's version, so looking an id up is one comparison. A
+/// non-retaining engine recycles the slot of an ended op and bumps its version.
 #[derive(Debug)]
 pub struct Engine {
-    ids: SlotMap<OpId, u32>,
-    /// Per slot: the id it holds.
-    slot_id: Vec<OpId>,
     hot: Vec<Hot>,
+    /// End times, per slot (kept only when ops are retained).
+    ends: Vec<u64>,
+    /// The version a never-used slot starts at; moved on by [`Engine::clear`], so ids minted
+    /// before a clear do not name the ops recorded after it.
+    first_version: u32,
     /// The stage lists of multi-stage ops, indexed from their packed stages.
     many: Vec<Box<[Stage]>>,
     /// Entries of `many` free for reuse.
@@ -260,17 +254,16 @@ pub struct Engine {
     free_slots: Vec<u32>,
     edges: Vec<Edge>,
     free_edge: u32,
-    resources: Vec<Resource>,
+    resources: Vec<ResourceSpec>,
+    /// Each resource's busy slots and waiting ops, and the resources to dispatch.
+    queues: Queues,
+    served: Vec<Served>,
     /// Stage ends by time. The order of events at one instant does not matter: they are all
     /// processed before any resource is dispatched, and dispatch orders by sequence number.
     events: RadixHeap<u32>,
-    /// Resources with a freed slot or a new waiter since the last dispatch, unordered.
-    dirty: Vec<u32>,
-    /// Scratch for dispatch, to keep its allocation.
-    dirty_batch: Vec<u32>,
-    /// Slots whose dependencies just ended, to be started (a worklist, so long chains of joins
-    /// do not recurse).
-    ready: Vec<u32>,
+    /// Joins whose dependencies just ended, to be ended in turn (a worklist, so long chains of
+    /// joins do not recurse).
+    joins: Vec<u32>,
     now: u64,
     next_seq: u64,
     makespan: u64,
@@ -286,35 +279,39 @@ pub struct Engine {
     rung: Option<u64>,
 }
 
+/// The id of the op in `slot` at `version`.
+fn mint(slot: u32, version: u32) -> OpId {
+    KeyData::from_ffi((u64::from(version) << 32) | u64::from(slot)).into()
+}
+
+/// The slot and version an id names.
+fn decode(op: OpId) -> (usize, u32) {
+    let v = op.data().as_ffi();
+    ((v & 0xffff_ffff) as usize, (v >> 32) as u32)
+}
+
 impl Engine {
     /// An engine over `resources`. With `retain` false, an op's record is dropped as soon as it
     /// ends (timing-only runs of huge programs); its id then reads as completed with unknown times.
     pub fn new(resources: Vec<ResourceSpec>, retain: bool) -> Engine {
-        let resources = resources
-            .into_iter()
-            .map(|spec| Resource {
-                spec: ResourceSpec { slots: spec.slots.max(1), ..spec },
-                busy: 0,
-                dirty: false,
-                waiting: BinaryHeap::new(),
-                busy_time: 0,
-                stages_served: 0,
-            })
-            .collect();
+        let resources: Vec<ResourceSpec> =
+            resources.into_iter().map(|spec| ResourceSpec { slots: spec.slots.max(1), ..spec }).collect();
+        let queues = Queues::new(resources.iter().map(|r| r.slots));
+        let served = vec![Served::default(); resources.len()];
         Engine {
-            ids: SlotMap::with_key(),
-            slot_id: Vec::new(),
             hot: Vec::new(),
+            ends: Vec::new(),
+            first_version: 1,
             many: Vec::new(),
             free_many: Vec::new(),
             free_slots: Vec::new(),
             edges: Vec::new(),
             free_edge: NONE,
             resources,
+            queues,
+            served,
             events: RadixHeap::new(),
-            dirty: Vec::new(),
-            dirty_batch: Vec::new(),
-            ready: Vec::new(),
+            joins: Vec::new(),
             now: 0,
             next_seq: 0,
             makespan: 0,
@@ -348,45 +345,41 @@ impl Engine {
 
     /// Op records held now (all ops when retaining; the ops not yet ended otherwise).
     pub fn ops_held(&self) -> usize {
-        self.ids.len()
+        self.hot.len() - self.free_slots.len()
     }
 
     /// The resource table.
     pub fn resources(&self) -> impl ExactSizeIterator<Item = &ResourceSpec> + '_ {
-        self.resources.iter().map(|r| &r.spec)
+        self.resources.iter()
     }
 
     /// Picoseconds of stage time resource `r` has served (summed over its slots).
     pub fn busy_time(&self, r: ResourceIndex) -> u64 {
-        self.resources.get(r as usize).map_or(0, |r| r.busy_time)
+        self.served.get(r as usize).map_or(0, |s| s.time)
     }
 
     /// Stages resource `r` has served.
     pub fn stages_served(&self, r: ResourceIndex) -> u64 {
-        self.resources.get(r as usize).map_or(0, |r| r.stages_served)
+        self.served.get(r as usize).map_or(0, |s| s.stages)
     }
 
     /// Forgets every op and resets the clock to 0, keeping the resource table and the memory
     /// already allocated (so a long sweep of simulations does not pay for fresh pages each time).
+    /// Ids minted before the clear name no op after it.
     pub fn clear(&mut self) {
-        self.ids.clear();
-        self.slot_id.clear();
+        let used = self.hot.iter().map(|h| h.version).max().unwrap_or(self.first_version);
+        self.first_version = used.wrapping_add(2) | 1;
         self.hot.clear();
+        self.ends.clear();
         self.many.clear();
         self.free_many.clear();
         self.free_slots.clear();
         self.edges.clear();
         self.free_edge = NONE;
-        for r in &mut self.resources {
-            r.busy = 0;
-            r.dirty = false;
-            r.waiting.clear();
-            r.busy_time = 0;
-            r.stages_served = 0;
-        }
+        self.queues.clear();
+        self.served.fill(Served::default());
         self.events = RadixHeap::new();
-        self.dirty.clear();
-        self.ready.clear();
+        self.joins.clear();
         self.now = 0;
         self.next_seq = 0;
         self.makespan = 0;
@@ -398,9 +391,10 @@ impl Engine {
 
     /// Reserves room for `additional` more ops.
     pub fn reserve(&mut self, additional: usize) {
-        self.ids.reserve(additional);
-        self.slot_id.reserve(additional);
         self.hot.reserve(additional);
+        if self.retain {
+            self.ends.reserve(additional);
+        }
         self.edges.reserve(additional);
     }
 
@@ -426,16 +420,24 @@ impl Engine {
         if self.hot[slot].state != OpState::Blocked || self.hot[slot].pending == 0 {
             return Err(EngineError::NotHeld { op });
         }
+        self.check_deps(deps)?;
         for &dep in deps {
-            if self.retain && !self.ids.contains_key(dep) {
-                return Err(EngineError::UnknownDependency { dep });
-            }
             if self.add_edge(dep, slot as u32) {
                 self.hot[slot].pending += 1;
             }
         }
         self.release(slot as u32, 0);
-        self.start_ready();
+        self.end_joins();
+        Ok(())
+    }
+
+    /// In a retaining engine, every dependency must be an op it holds.
+    fn check_deps(&self, deps: &[OpId]) -> Result<(), EngineError> {
+        if self.retain
+            && let Some(&dep) = deps.iter().find(|&&d| self.slot(d).is_none())
+        {
+            return Err(EngineError::UnknownDependency { dep });
+        }
         Ok(())
     }
 
@@ -443,8 +445,8 @@ impl Engine {
     /// retired), so it adds nothing to wait for.
     fn add_edge(&mut self, dep: OpId, slot: u32) -> bool {
         // A dependency missing from a non-retaining engine has ended and been retired.
-        let Some(&d) = self.ids.get(dep) else { return false };
-        let d = &mut self.hot[d as usize];
+        let Some(d) = self.slot(dep) else { return false };
+        let d = &mut self.hot[d];
         if d.state == OpState::Done {
             return false;
         }
@@ -501,16 +503,23 @@ impl Engine {
     }
 
     fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool) -> Result<OpId, EngineError> {
-        for stage in stages.as_slice() {
-            if let Some(r) = stage.resources().find(|&r| r as usize >= self.resources.len()) {
-                return Err(EngineError::UnknownResource { resource: r, count: self.resources.len() });
+        let count = self.resources.len();
+        let known = |st: &Stage| {
+            let [a, b] = st.resources;
+            if (a as usize) >= count {
+                Err(EngineError::UnknownResource { resource: a, count })
+            } else if b != NONE && (b as usize) >= count {
+                Err(EngineError::UnknownResource { resource: b, count })
+            } else {
+                Ok(())
             }
+        };
+        match &stages {
+            Stages::None => {}
+            Stages::One(st) => known(st)?,
+            Stages::Many(list) => list.iter().try_for_each(known)?,
         }
-        for &dep in deps {
-            if self.retain && !self.ids.contains_key(dep) {
-                return Err(EngineError::UnknownDependency { dep });
-            }
-        }
+        self.check_deps(deps)?;
         let seq = self.next_seq;
         self.next_seq += 1;
         let stages = match stages {
@@ -531,31 +540,34 @@ impl Engine {
                 Stage { resources: [NONE, i], duration: 0 }
             }
         };
-        let hot = Hot {
+        let mut hot = Hot {
             seq,
             ready: self.now,
-            times: [0, 0],
+            start: 0,
             stages,
-            pending: 0,
+            pending: u32::from(hold),
             succ: NONE,
             more: NONE,
+            version: self.first_version,
             stage: 0,
             held: 0,
             state: OpState::Blocked,
         };
         let slot = match self.free_slots.pop() {
             Some(slot) => {
+                hot.version = self.hot[slot as usize].version;
                 self.hot[slot as usize] = hot;
                 slot
             }
             None => {
                 self.hot.push(hot);
-                self.slot_id.push(OpId::default());
+                if self.retain {
+                    self.ends.push(0);
+                }
                 (self.hot.len() - 1) as u32
             }
         };
-        let id = self.ids.insert(slot);
-        self.slot_id[slot as usize] = id;
+        let id = mint(slot, hot.version);
         let mut pending = u32::from(hold);
         for &dep in deps {
             if self.add_edge(dep, slot) {
@@ -564,14 +576,16 @@ impl Engine {
         }
         self.hot[slot as usize].pending = pending;
         if pending == 0 {
-            self.ready.push(slot);
-            self.start_ready();
+            self.activate(slot);
+            self.end_joins();
         }
         Ok(id)
     }
 
+    /// The slot of `op`, if the engine holds it.
     fn slot(&self, op: OpId) -> Option<usize> {
-        self.ids.get(op).map(|&s| s as usize)
+        let (slot, version) = decode(op);
+        self.hot.get(slot).filter(|h| h.version == version).map(|_| slot)
     }
 
     /// Whether `op` has ended. An id retired by a non-retaining engine reads as ended.
@@ -588,8 +602,7 @@ impl Engine {
     pub fn times(&self, op: OpId) -> Option<OpTimes> {
         let s = self.slot(op)?;
         let h = &self.hot[s];
-        let [start, end] = h.times;
-        (h.state == OpState::Done).then_some(OpTimes { ready: h.ready, start, end })
+        (h.state == OpState::Done).then(|| OpTimes { ready: h.ready, start: h.start, end: self.ends[s] })
     }
 
     /// The stages of an op still held.
@@ -614,7 +627,7 @@ impl Engine {
             match self.slot(op) {
                 None if !self.retain => return Ok(self.now),
                 None => return Err(EngineError::UnknownDependency { dep: op }),
-                Some(s) if self.hot[s].state == OpState::Done => return Ok(self.hot[s].times[1]),
+                Some(s) if self.hot[s].state == OpState::Done => return Ok(self.ends[s]),
                 Some(_) => {}
             }
             if !self.step() {
@@ -654,60 +667,43 @@ impl Engine {
         true
     }
 
-    fn mark_dirty(&mut self, r: u32) {
-        let res = &mut self.resources[r as usize];
-        if !res.dirty {
-            res.dirty = true;
-            self.dirty.push(r);
-        }
-    }
-
     /// Grants free slots to waiting ops, lowest resource index first, lowest sequence number first.
     ///
     /// A grant can only add a waiter to a resource of higher index (stages acquire in ascending
-    /// order), so serving each batch of dirty resources in ascending order, then the resources the
-    /// batch dirtied, grants exactly what one global ascending sweep would.
+    /// order), so taking the lowest dirty resource until none is left is one ascending sweep.
     fn dispatch(&mut self) {
-        while !self.dirty.is_empty() {
-            let mut batch = std::mem::take(&mut self.dirty_batch);
-            std::mem::swap(&mut batch, &mut self.dirty);
-            batch.sort_unstable();
-            for &r in &batch {
-                self.resources[r as usize].dirty = false;
-                loop {
-                    let res = &mut self.resources[r as usize];
-                    if res.busy >= res.spec.slots {
-                        break;
-                    }
-                    let Some(Reverse((_, slot))) = res.waiting.pop() else { break };
-                    res.busy += 1;
-                    self.acquired(slot);
-                }
+        while let Some(r) = self.queues.next_dirty() {
+            while let Some(slot) = self.queues.grant(r) {
+                self.acquired(slot);
             }
-            batch.clear();
-            self.dirty_batch = batch;
         }
     }
 
+    /// The op in `slot` got one more resource of its current stage: it queues for the next one, or
+    /// starts the stage.
     fn acquired(&mut self, slot: u32) {
         let now = self.now;
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.held += 1;
         let stage_index = hot.stage as usize;
-        let stage = unpack(&hot.stages, &self.many)[stage_index];
+        let stage = if hot.stages.resources[0] != NONE {
+            hot.stages
+        } else {
+            self.many[hot.stages.resources[1] as usize][stage_index]
+        };
         if hot.held < stage.count() {
             let next = stage.resources[hot.held as usize];
             let seq = hot.seq;
-            self.resources[next as usize].waiting.push(Reverse((seq, slot)));
-            self.mark_dirty(next);
+            self.queues.wait(next, seq, slot);
             return;
         }
         if stage_index == 0 {
-            hot.times[0] = now;
+            hot.start = now;
         }
-        if self.retain && hot.stages.many().is_some() {
-            let id = self.slot_id[s];
+        let succ = hot.succ;
+        if self.retain && hot.stages.resources[0] == NONE {
+            let id = mint(slot, hot.version);
             match self.stage_starts.get_mut(id) {
                 Some(starts) => starts.push(now),
                 None => {
@@ -716,44 +712,46 @@ impl Engine {
             }
         }
         for r in stage.resources() {
-            let res = &mut self.resources[r as usize];
-            res.busy_time += stage.duration;
-            res.stages_served += 1;
+            let served = &mut self.served[r as usize];
+            served.time += stage.duration;
+            served.stages += 1;
+        }
+        if succ != NONE {
+            prefetch(&self.hot[succ as usize]);
         }
         self.events.push(now + stage.duration, slot);
     }
 
+    /// A stage of the op in `slot` ended: it frees its resources and queues for its next stage, or
+    /// the op ends.
     fn stage_end(&mut self, slot: u32) {
         let s = slot as usize;
         let hot = &mut self.hot[s];
-        let stages = unpack(&hot.stages, &self.many);
-        let stage = stages[hot.stage as usize];
-        let next = stages.get(hot.stage as usize + 1).map(|st| st.resources[0]);
+        let (stage, next) = if hot.stages.resources[0] != NONE {
+            (hot.stages, None)
+        } else {
+            let stages = &self.many[hot.stages.resources[1] as usize];
+            let i = hot.stage as usize;
+            (stages[i], stages.get(i + 1).map(|st| st.resources[0]))
+        };
         hot.stage += 1;
         hot.held = 0;
         let seq = hot.seq;
-        for r in stage.resources() {
-            let res = &mut self.resources[r as usize];
-            res.busy -= 1;
-            // A freed slot matters only to waiters; a later request marks the resource itself.
-            if !res.waiting.is_empty() {
-                self.mark_dirty(r);
-            }
+        let [a, b] = stage.resources;
+        self.queues.free(a);
+        if b != NONE {
+            self.queues.free(b);
         }
         match next {
-            Some(r) => {
-                self.resources[r as usize].waiting.push(Reverse((seq, slot)));
-                self.mark_dirty(r);
-            }
+            Some(r) => self.queues.wait(r, seq, slot),
             None => {
                 self.finish(slot);
-                self.start_ready();
+                self.end_joins();
             }
         }
     }
 
-    /// Ends the op in `slot` at the current time and releases its successors onto the ready
-    /// worklist.
+    /// Ends the op in `slot` at the current time and releases its successors.
     fn finish(&mut self, slot: u32) {
         let now = self.now;
         let s = slot as usize;
@@ -765,11 +763,22 @@ impl Engine {
         let first = std::mem::replace(&mut hot.succ, NONE);
         let mut e = std::mem::replace(&mut hot.more, NONE);
         if hot.stages == NO_STAGES {
-            hot.times[0] = now;
+            hot.start = now;
         }
-        hot.times[1] = now;
         self.makespan = self.makespan.max(now);
         self.done += 1;
+        if self.retain {
+            self.ends[s] = now;
+        } else {
+            let hot = &mut self.hot[s];
+            hot.version = hot.version.wrapping_add(2);
+            if hot.stages.resources[0] == NONE && hot.stages.resources[1] != NONE {
+                let i = hot.stages.resources[1];
+                self.many[i as usize] = Box::default();
+                self.free_many.push(i);
+            }
+            self.free_slots.push(slot);
+        }
         if first != NONE {
             self.release(first, now);
         }
@@ -780,15 +789,6 @@ impl Engine {
             e = next;
             self.release(to, now);
         }
-        if !self.retain {
-            self.ids.remove(self.slot_id[s]);
-            if let Some(i) = self.hot[s].stages.many() {
-                self.many[i] = Box::default();
-                self.free_many.push(i as u32);
-            }
-            self.hot[s].stages = NO_STAGES;
-            self.free_slots.push(slot);
-        }
     }
 
     /// One dependency of the op in `slot` ended at `now`.
@@ -797,27 +797,47 @@ impl Engine {
         succ.pending -= 1;
         succ.ready = succ.ready.max(now);
         if succ.pending == 0 {
-            self.ready.push(slot);
+            self.activate(slot);
         }
     }
 
-    /// Starts every op on the ready worklist: joins end at once, others queue for their first
-    /// resource.
-    fn start_ready(&mut self) {
-        while let Some(slot) = self.ready.pop() {
-            let hot = &mut self.hot[slot as usize];
-            hot.state = OpState::Active;
-            match unpack(&hot.stages, &self.many).first() {
-                None => self.finish(slot),
-                Some(stage) => {
-                    let r = stage.resources[0];
-                    let seq = hot.seq;
-                    self.resources[r as usize].waiting.push(Reverse((seq, slot)));
-                    self.mark_dirty(r);
-                }
-            }
+    /// The op in `slot` is ready: it queues for its first resource, or, a join, goes on the
+    /// worklist of joins to end.
+    fn activate(&mut self, slot: u32) {
+        let hot = &mut self.hot[slot as usize];
+        hot.state = OpState::Active;
+        let [a, b] = hot.stages.resources;
+        if a != NONE {
+            let seq = hot.seq;
+            self.queues.wait(a, seq, slot);
+        } else if b != NONE {
+            let first = self.many[b as usize][0].resources[0];
+            let seq = hot.seq;
+            self.queues.wait(first, seq, slot);
+        } else {
+            self.joins.push(slot);
         }
     }
+
+    /// Ends every join on the worklist (which may add more).
+    fn end_joins(&mut self) {
+        while let Some(slot) = self.joins.pop() {
+            self.finish(slot);
+        }
+    }
+}
+
+/// Asks the CPU to bring `hot` into cache: an op's successor is read when the op ends, which is
+/// long after its record was last touched in a large log.
+#[inline(always)]
+fn prefetch(hot: &Hot) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, and the pointer comes from a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(std::ptr::from_ref(hot).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = hot;
 }
 
 #[cfg(test)]

@@ -158,6 +158,25 @@ fn a_cleared_engine_times_like_a_new_one() {
     let b = e.add(one(0, 7), &[]).unwrap();
     assert_eq!(e.run_until(b).unwrap(), 7);
     assert!(!e.is_done(a) || e.times(a).is_none(), "ids from before the clear are not this engine's ops");
+    assert_eq!((e.seq(a), e.state(a)), (None, None), "the slot of `a` now holds `b`, under another version");
+    assert_eq!(e.seq(b), Some(0));
+}
+
+#[test]
+fn a_recycled_slot_does_not_answer_for_the_op_it_held_before() {
+    let mut e = engine(&[1, 1], false);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    e.run_all();
+    // `b` takes the slot `a` was retired from.
+    let b = e.add(one(0, 10), &[]).unwrap();
+    assert_eq!(e.ops_held(), 1);
+    assert!(e.is_done(a), "a retired op reads as ended");
+    assert_eq!(e.state(a), None);
+    assert_eq!(e.state(b), Some(OpState::Active));
+    // Depending on the retired `a` does not wait for `b`.
+    let c = e.add(one(1, 1), &[a]).unwrap();
+    assert_eq!(e.seq(c), Some(2));
+    assert_eq!(e.run_until(c).unwrap(), 11, "c runs beside b, on another resource");
 }
 
 #[test]

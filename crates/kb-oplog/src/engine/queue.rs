@@ -1,0 +1,232 @@
+//! The engine's resource queues: for every resource, its busy slots and the ops waiting for one,
+//! lowest sequence number first; and the set of resources to dispatch, lowest index first.
+//!
+//! Most resources have at most one waiter at a time (a chain of ops on a PE, a ring step on a
+//! link), so a resource keeps its lowest waiter inline in a 32-byte record, and only spills the
+//! others into a heap of its own when several wait at once. A machine of a thousand devices has
+//! tens of thousands of resources: their records stay small enough to sit in cache.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+const NONE: u32 = u32::MAX;
+
+/// One resource's queue state.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(32))]
+struct Res {
+    /// The lowest waiter's sequence number (valid when `len > 0`).
+    min_seq: u64,
+    /// The lowest waiter's slot.
+    min_slot: u32,
+    /// Ops waiting, the inline one included.
+    len: u32,
+    /// Slots in use.
+    busy: u32,
+    /// Slots it has.
+    slots: u32,
+    /// Index of its overflow heap in `Queues::heaps`, `NONE` until it first needs one.
+    heap: u32,
+}
+
+/// A waiter in an overflow heap: (sequence number, slot), lowest first.
+type Waiter = Reverse<(u64, u32)>;
+
+/// The queues of every resource, and the dirty set. See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Queues {
+    res: Vec<Res>,
+    heaps: Vec<BinaryHeap<Waiter>>,
+    dirty: DirtySet,
+}
+
+impl Queues {
+    /// Queues for resources with these slot counts (each at least 1).
+    pub(crate) fn new(slots: impl Iterator<Item = u32>) -> Queues {
+        let res: Vec<Res> = slots
+            .map(|slots| Res { min_seq: 0, min_slot: NONE, len: 0, busy: 0, slots: slots.max(1), heap: NONE })
+            .collect();
+        let dirty = DirtySet::new(res.len());
+        Queues { res, heaps: Vec::new(), dirty }
+    }
+
+    /// Empties every queue and frees every slot.
+    pub(crate) fn clear(&mut self) {
+        for r in &mut self.res {
+            r.len = 0;
+            r.busy = 0;
+            r.min_slot = NONE;
+        }
+        for h in &mut self.heaps {
+            h.clear();
+        }
+        self.dirty.clear();
+    }
+
+    /// Queues the op in `slot` (sequence number `seq`) on resource `r`, and marks `r` dirty.
+    pub(crate) fn wait(&mut self, r: u32, seq: u64, slot: u32) {
+        let res = &mut self.res[r as usize];
+        if res.len == 0 {
+            res.min_seq = seq;
+            res.min_slot = slot;
+        } else {
+            let spilled = if seq < res.min_seq {
+                let old = (res.min_seq, res.min_slot);
+                res.min_seq = seq;
+                res.min_slot = slot;
+                old
+            } else {
+                (seq, slot)
+            };
+            if res.heap == NONE {
+                res.heap = self.heaps.len() as u32;
+                self.heaps.push(BinaryHeap::new());
+            }
+            self.heaps[res.heap as usize].push(Reverse(spilled));
+        }
+        res.len += 1;
+        self.dirty.insert(r);
+    }
+
+    /// Frees one slot of resource `r`; marks it dirty if an op waits for it.
+    pub(crate) fn free(&mut self, r: u32) {
+        let res = &mut self.res[r as usize];
+        res.busy -= 1;
+        if res.len > 0 {
+            self.dirty.insert(r);
+        }
+    }
+
+    /// Takes a slot of resource `r` for its lowest waiter, if it has both; returns the waiter.
+    pub(crate) fn grant(&mut self, r: u32) -> Option<u32> {
+        let res = &mut self.res[r as usize];
+        if res.len == 0 || res.busy >= res.slots {
+            return None;
+        }
+        let slot = res.min_slot;
+        res.len -= 1;
+        res.busy += 1;
+        if res.len > 0 {
+            let Reverse((seq, next)) = self.heaps[res.heap as usize].pop().expect("spilled waiters");
+            res.min_seq = seq;
+            res.min_slot = next;
+        }
+        Some(slot)
+    }
+
+    /// Removes and returns the lowest dirty resource.
+    pub(crate) fn next_dirty(&mut self) -> Option<u32> {
+        self.dirty.pop_min()
+    }
+}
+
+/// A set of resource indices, popped lowest first: a bitset with a summary word per 64 words, so
+/// finding the lowest member costs a few word scans however many resources there are.
+#[derive(Debug)]
+struct DirtySet {
+    words: Vec<u64>,
+    summary: Vec<u64>,
+    len: usize,
+}
+
+impl DirtySet {
+    fn new(size: usize) -> DirtySet {
+        let words = size.div_ceil(64);
+        DirtySet { words: vec![0; words], summary: vec![0; words.div_ceil(64)], len: 0 }
+    }
+
+    fn clear(&mut self) {
+        self.words.fill(0);
+        self.summary.fill(0);
+        self.len = 0;
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn insert(&mut self, r: u32) {
+        let (w, b) = ((r / 64) as usize, r % 64);
+        let word = &mut self.words[w];
+        if *word & (1 << b) == 0 {
+            *word |= 1 << b;
+            self.summary[w / 64] |= 1 << (w % 64);
+            self.len += 1;
+        }
+    }
+
+    fn pop_min(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let s = self.summary.iter().position(|&s| s != 0)?;
+        let w = s * 64 + self.summary[s].trailing_zeros() as usize;
+        let word = &mut self.words[w];
+        let b = word.trailing_zeros();
+        *word &= *word - 1;
+        if *word == 0 {
+            self.summary[s] &= !(1 << (w % 64));
+        }
+        self.len -= 1;
+        Some((w * 64) as u32 + b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn the_dirty_set_pops_in_ascending_order_without_duplicates(
+            members in proptest::collection::vec(0u32..5000, 0..300),
+        ) {
+            let mut set = DirtySet::new(5000);
+            for &m in &members {
+                set.insert(m);
+            }
+            let mut want = members.clone();
+            want.sort_unstable();
+            want.dedup();
+            let got: Vec<u32> = std::iter::from_fn(|| set.pop_min()).collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(set.is_empty());
+        }
+
+        #[test]
+        fn a_queue_grants_its_waiters_lowest_sequence_first(
+            seqs in proptest::collection::vec(0u64..1000, 1..50),
+            slots in 1u32..4,
+        ) {
+            let mut q = Queues::new([slots].into_iter());
+            let mut unique = seqs.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            let mut order = unique.clone();
+            // Arrive in a scrambled order.
+            order.reverse();
+            let half = order.len() / 2;
+            order.rotate_left(half);
+            for &s in &order {
+                q.wait(0, s, s as u32);
+            }
+            let mut got = Vec::new();
+            loop {
+                while let Some(slot) = q.grant(0) {
+                    got.push(u64::from(slot));
+                }
+                if got.len() == unique.len() {
+                    break;
+                }
+                // Free every slot, as stages ending would.
+                for _ in 0..slots.min(got.len() as u32) {
+                    q.free(0);
+                }
+            }
+            prop_assert_eq!(got, unique);
+        }
+    }
+}
