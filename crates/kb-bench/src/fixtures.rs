@@ -337,7 +337,10 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
                 }
             }
         }
-        for r in [r].into_iter().chain(succ[op as usize].into_iter().filter(|&x| x != NONE).map(|x| res_of[x as usize] as usize)) {
+        for r in [r]
+            .into_iter()
+            .chain(succ[op as usize].into_iter().filter(|&x| x != NONE).map(|x| res_of[x as usize] as usize))
+        {
             if !busy[r]
                 && let Some(next) = queue[r].pop_front()
             {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use kb_mem::{DType, Layout, Region};
-use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, VectorOp};
+use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, Stages, VectorOp};
 use kb_sched::{Runtime, SchedError, Tensor, Work};
 
 use crate::collective::Call;
@@ -92,6 +92,9 @@ pub(crate) struct Plan {
     deps: Vec<OpId>,
     /// PEs per device: reductions and copies are spread over them by slice.
     pes: u32,
+    /// The next of the sequence numbers reserved for the plan's ops ([`Plan::reserve_numbers`]),
+    /// if it records under reserved numbers.
+    numbered: Option<u64>,
 }
 
 impl Plan {
@@ -124,7 +127,20 @@ impl Plan {
             entry,
             slots: vec![SlotState::default(); slots],
             deps: Vec::new(),
+            numbered: None,
         })
+    }
+
+    /// Reserves sequence numbers for the next `ops` ops (see [`Runtime::reserve_seqs`]) and
+    /// records them under those numbers: a plan recorded wave by wave then competes with other
+    /// ops as it would have had it been recorded at once.
+    pub(crate) fn reserve_numbers(&mut self, ops: u64) {
+        self.numbered = Some(self.rt.reserve_seqs(ops));
+    }
+
+    /// The sequence number the next op will get: a wave's alarm ([`Runtime::defer`]).
+    pub(crate) fn next_number(&self) -> u64 {
+        self.numbered.unwrap_or_else(|| self.rt.next_seq())
     }
 
     /// Makes room in the runtime for `ops` more ops, about to be recorded.
@@ -165,6 +181,29 @@ impl Plan {
     /// [`Plan::op`] for an op built by the caller (in place: the hot loops of large collectives
     /// build their ops where they stand rather than moving 400-byte ops through calls).
     pub(crate) fn record(&mut self, op: &Op, reads: &[Slot], writes: &[Slot]) -> Result<OpId, SchedError> {
+        self.record_with(reads, writes, |rt, deps, seq| match seq {
+            Some(seq) => rt.record_reserved(seq, op, deps),
+            None => rt.record_after(op, deps),
+        })
+    }
+
+    /// As [`Plan::record`], for an op given by its stages alone (see [`Runtime::record_costed`]).
+    pub(crate) fn record_costed(
+        &mut self,
+        stages: Stages,
+        reads: &[Slot],
+        writes: &[Slot],
+    ) -> Result<OpId, SchedError> {
+        self.record_with(reads, writes, |rt, deps, seq| rt.record_costed(seq, stages, deps))
+    }
+
+    /// Records an op with `add`, after what its slot accesses wait for.
+    fn record_with(
+        &mut self,
+        reads: &[Slot],
+        writes: &[Slot],
+        add: impl FnOnce(&Runtime, &[OpId], Option<u64>) -> Result<OpId, SchedError>,
+    ) -> Result<OpId, SchedError> {
         let mut deps = std::mem::take(&mut self.deps);
         deps.clear();
         for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
@@ -181,7 +220,9 @@ impl Plan {
         }
         deps.sort_unstable();
         deps.dedup();
-        let id = self.rt.record_after(op, &deps);
+        let seq = self.numbered;
+        self.numbered = seq.map(|s| s + 1);
+        let id = add(&self.rt, &deps, seq);
         self.deps = deps;
         let id = id?;
         for s in reads {
@@ -375,6 +416,11 @@ impl Buf {
     /// Elements `start .. start + len` of member `p`'s buffer, with its slot `index`.
     pub(crate) fn cell(&self, p: usize, index: usize, start: usize, len: usize) -> Result<(Region, Slot), SchedError> {
         Ok((part(&self.mem[p], start, len)?, self.at(p, index)))
+    }
+
+    /// The device of member `p`'s buffer.
+    pub(crate) fn device(&self, p: usize) -> u32 {
+        self.mem[p].space.device()
     }
 
     /// Elements `start .. start + len` of member `p`'s buffer.

@@ -26,7 +26,7 @@
 //! Ordering inside a collective is tracked by a [`Plan`].
 
 use kb_mem::DType;
-use kb_oplog::{Op, OpId, OpKind};
+use kb_oplog::{Op, OpId, OpKind, Stages};
 use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
@@ -52,14 +52,17 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
     }
     // Wave by wave: every op of step s + 1 depends on one of step s, so recording step s + 1
     // when the first op of step s ends is as if every step had been recorded at once.
+    // Its ops are numbered as if recorded now, so they compete with other ops (another group's
+    // collective on shared links) as they would have had every step been recorded at once.
     let exits = ring.plan.hold_exits()?;
-    let alarm = rt.next_seq();
+    ring.plan.reserve_numbers(ring.op_bound());
+    let alarm = ring.plan.next_number();
     ring.record(0)?;
     let mut step = 0;
     let held = exits.clone();
-    let wave: kb_sched::Wave = Box::new(move |rt: &Runtime| {
+    let wave: kb_sched::Wave = Box::new(move |_: &Runtime| {
         step += 1;
-        let alarm = rt.next_seq();
+        let alarm = ring.plan.next_number();
         ring.record(step)?;
         if step + 1 == steps {
             ring.plan.release_exits(&held)?;
@@ -81,6 +84,48 @@ struct RingAllReduce {
     per_chunk: usize,
     mem: Option<(Buf, [Buf; 2])>,
     labels: [Label; 3],
+    /// On a runtime that keeps no ops, the costs of the ops already costed (see [`Costs`]).
+    costs: Option<Costs>,
+}
+
+/// The costs of a ring's ops, on a runtime that keeps no ops: an op's stages depend only on its
+/// member, on whether its chunk is one of the longer ones and on its slice — a slice of the same
+/// size on the same route or PE — so each is costed once, from the whole op, and the others are
+/// recorded by their cost ([`Runtime::record_costed`]), which the engine times the same.
+struct Costs {
+    rt: Runtime,
+    /// The length of the longest chunk.
+    longest: usize,
+    per_chunk: usize,
+    /// Per kind (send, reduce, gather), member, chunk class and slice.
+    stages: [Vec<Option<Stages>>; 3],
+}
+
+impl Costs {
+    fn new(rt: &Runtime, n: usize, longest: usize, per_chunk: usize) -> Costs {
+        let each = || vec![None; 2 * n * per_chunk];
+        Costs { rt: rt.clone(), longest, per_chunk, stages: [each(), each(), each()] }
+    }
+
+    /// The stages of the op of `kind` on `member`, for slice `j` of a chunk of `len` elements;
+    /// `op` builds it whole the first time.
+    fn get(
+        &mut self,
+        kind: usize,
+        member: usize,
+        len: usize,
+        j: usize,
+        op: impl FnOnce() -> Result<Op, SchedError>,
+    ) -> Result<Stages, SchedError> {
+        let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + j;
+        let cached = &mut self.stages[kind][at];
+        if let Some(stages) = cached {
+            return Ok(stages.clone());
+        }
+        let stages = self.rt.cost_op(&op()?)?;
+        *cached = Some(stages.clone());
+        Ok(stages)
+    }
 }
 
 impl RingAllReduce {
@@ -114,7 +159,15 @@ impl RingAllReduce {
             Label::new("all_reduce ring reduce"),
             Label::new("all_reduce ring gather"),
         ];
-        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels })
+        let costs = (!rt.keeps_ops()).then(|| Costs::new(rt, n, longest, per_chunk));
+        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels, costs })
+    }
+
+    /// At least as many as the ops the steps record: each step moves every non-empty cell once
+    /// (reduce-scatter steps also reduce it), and `avg` divides each once.
+    fn op_bound(&self) -> u64 {
+        let cells = self.grid.all_cells().count() as u64;
+        (3 * (self.n as u64 - 1) + 1) * cells
     }
 
     /// The number of steps: n − 1 of reduce-scatter, n − 1 of all-gather (none if nothing moves).
@@ -136,30 +189,30 @@ impl RingAllReduce {
             let combine = self.op.combine();
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + n - s) % n);
-                let first = grid.chunk(k).0;
+                let (first, chunk) = grid.chunk(k);
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let (from, into, own) = (mem.at(p, diagonal(p, k, j)), buf.at(q, j), mem.at(q, diagonal(q, k, j)));
+                    let pe = plan.lane(mem.device(q), j);
                     // Each op is built where it stands: these loops record millions of them.
-                    let hop = Op {
-                        kind: OpKind::LinkTransfer {
-                            src: mem.region(p, start, len)?,
-                            dst: buf.region(q, start - first, len)?,
-                        },
-                        label: send.for_op(),
+                    let hop = || {
+                        let (src, dst) = (mem.region(p, start, len)?, buf.region(q, start - first, len)?);
+                        Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
                     };
-                    plan.record(&hop, &[from], &[into])?;
-                    let dst = mem.region(q, start, len)?;
-                    let sum = Op {
-                        kind: OpKind::ReduceInto {
-                            pe: plan.lane(dst.space.device(), j),
-                            src: buf.region(q, start - first, len)?,
-                            dst,
-                            op: combine,
-                        },
-                        label: reduce.for_op(),
+                    let sum = || {
+                        let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
+                        Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                     };
-                    plan.record(&sum, &[into, own], &[own])?;
+                    match &mut self.costs {
+                        Some(costs) => {
+                            plan.record_costed(costs.get(0, p, chunk, j, hop)?, &[from], &[into])?;
+                            plan.record_costed(costs.get(1, q, chunk, j, sum)?, &[into, own], &[own])?;
+                        }
+                        None => {
+                            plan.record(&hop()?, &[from], &[into])?;
+                            plan.record(&sum()?, &[into, own], &[own])?;
+                        }
+                    }
                 }
             }
             if s == n - 2 && self.op == ReduceOp::Avg {
@@ -175,13 +228,18 @@ impl RingAllReduce {
             let s = step - (n - 1);
             for p in 0..n {
                 let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
+                let chunk = grid.chunk(k).1;
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
-                    let hop = Op {
-                        kind: OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
-                        label: gather.for_op(),
+                    let (from, to) = (mem.at(p, diagonal(p, k, j)), mem.at(q, diagonal(q, k, j)));
+                    let hop = || {
+                        let (src, dst) = (mem.region(p, start, len)?, mem.region(q, start, len)?);
+                        Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
                     };
-                    plan.record(&hop, &[mem.at(p, diagonal(p, k, j))], &[mem.at(q, diagonal(q, k, j))])?;
+                    match &mut self.costs {
+                        Some(costs) => plan.record_costed(costs.get(2, p, chunk, j, hop)?, &[from], &[to])?,
+                        None => plan.record(&hop()?, &[from], &[to])?,
+                    };
                 }
             }
         }

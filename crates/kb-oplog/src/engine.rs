@@ -162,6 +162,15 @@ pub enum EngineError {
         /// The op given.
         op: OpId,
     },
+    /// [`Engine::add_reserved`] with a sequence number that [`Engine::reserve_seqs`] never handed
+    /// out.
+    #[error("sequence number {seq} was not reserved (the next free one is {next})")]
+    SeqNotReserved {
+        /// The sequence number given.
+        seq: u64,
+        /// The next sequence number not yet handed out.
+        next: u64,
+    },
     /// Nothing is left to simulate, yet the op has not completed.
     #[error("op {op:?} cannot complete: no event is pending at {now} ps")]
     Stalled {
@@ -266,6 +275,8 @@ pub struct Engine {
     joins: Vec<u32>,
     now: u64,
     next_seq: u64,
+    /// Ops added so far.
+    added: u64,
     makespan: u64,
     done: u64,
     retain: bool,
@@ -314,6 +325,7 @@ impl Engine {
             joins: Vec::new(),
             now: 0,
             next_seq: 0,
+            added: 0,
             makespan: 0,
             done: 0,
             retain,
@@ -335,7 +347,7 @@ impl Engine {
 
     /// Ops added so far.
     pub fn ops_added(&self) -> u64 {
-        self.next_seq
+        self.added
     }
 
     /// Ops ended so far.
@@ -382,6 +394,7 @@ impl Engine {
         self.joins.clear();
         self.now = 0;
         self.next_seq = 0;
+        self.added = 0;
         self.makespan = 0;
         self.done = 0;
         self.stage_starts.clear();
@@ -401,14 +414,34 @@ impl Engine {
     /// Adds an op with its stages and dependencies and returns its id. It becomes ready when every
     /// dependency has ended, and never before the current time.
     pub fn add(&mut self, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
-        self.add_op(stages, deps, false)
+        self.add_op(stages, deps, false, None)
+    }
+
+    /// Hands out `count` consecutive sequence numbers, for ops added later with
+    /// [`Engine::add_reserved`], and returns the first. Ops added in between get later numbers:
+    /// a batch recorded wave by wave keeps, against other ops, the priority it would have had if
+    /// every op of it had been added now.
+    pub fn reserve_seqs(&mut self, count: u64) -> u64 {
+        let first = self.next_seq;
+        self.next_seq += count;
+        first
+    }
+
+    /// Adds an op as [`Engine::add`] does, under a sequence number handed out by
+    /// [`Engine::reserve_seqs`] (each to be used once): it competes for resources as an op added
+    /// when the number was reserved would.
+    pub fn add_reserved(&mut self, seq: u64, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        if seq >= self.next_seq {
+            return Err(EngineError::SeqNotReserved { seq, next: self.next_seq });
+        }
+        self.add_op(stages, deps, false, Some(seq))
     }
 
     /// Adds an op as [`Engine::add`] does, held back until [`Engine::release_hold`]: for an op
     /// whose last dependencies are recorded later (the end of a collective recorded wave by
     /// wave). It cannot start before the hold is lifted.
     pub fn add_held(&mut self, stages: Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
-        self.add_op(stages, deps, true)
+        self.add_op(stages, deps, true, None)
     }
 
     /// Lifts the hold of an op added with [`Engine::add_held`], after adding `deps` to its
@@ -502,7 +535,7 @@ impl Engine {
         self.rung
     }
 
-    fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool) -> Result<OpId, EngineError> {
+    fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool, seq: Option<u64>) -> Result<OpId, EngineError> {
         let count = self.resources.len();
         let known = |st: &Stage| {
             let [a, b] = st.resources;
@@ -520,8 +553,11 @@ impl Engine {
             Stages::Many(list) => list.iter().try_for_each(known)?,
         }
         self.check_deps(deps)?;
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        self.added += 1;
+        let seq = seq.unwrap_or_else(|| {
+            self.next_seq += 1;
+            self.next_seq - 1
+        });
         let stages = match stages {
             Stages::None => NO_STAGES,
             Stages::Many(list) if list.is_empty() => NO_STAGES,

@@ -39,6 +39,13 @@ pub enum OpLogError {
         /// What was asked.
         what: &'static str,
     },
+    /// An op recorded from its stages alone (see [`crate::Sim::record_costed`]) in a simulation
+    /// that keeps every op for a trace or a replay.
+    #[error("{what} records ops by their cost alone, but this simulation keeps every op")]
+    KeepsOps {
+        /// What was asked.
+        what: &'static str,
+    },
     /// Writing an output (a trace) failed.
     #[error("writing the trace failed: {0}")]
     Io(String),

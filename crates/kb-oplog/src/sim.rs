@@ -10,6 +10,7 @@
 use kb_mem::{MemoryStore, Region, Space};
 use slotmap::SecondaryMap;
 
+use crate::engine::Stages;
 use crate::{CostModel, Engine, MachineSpec, Op, OpId, OpKind, OpLogError, OpTimes, Pe, Resource};
 
 /// What a simulation keeps.
@@ -92,7 +93,7 @@ impl Sim {
     /// Validates `op`, times it after `deps`, and returns its id.
     pub fn record(&mut self, op: impl Into<Op>, deps: &[OpId]) -> Result<OpId, OpLogError> {
         let op = op.into();
-        let id = self.time(&op, deps, false)?;
+        let id = self.time(&op, deps, false, None)?;
         self.keep(id, || op);
         Ok(id)
     }
@@ -100,16 +101,52 @@ impl Sim {
     /// As [`Sim::record`], from a borrowed op, which is copied only when ops are kept: the
     /// cheaper call for a caller that records many ops in timing-only lean mode.
     pub fn record_ref(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
-        let id = self.time(op, deps, false)?;
+        let id = self.time(op, deps, false, None)?;
         self.keep(id, || op.clone());
         Ok(id)
     }
 
     /// As [`Sim::record_ref`], held back until [`Sim::release_hold`] (see [`Engine::add_held`]).
     pub fn record_held(&mut self, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
-        let id = self.time(op, deps, true)?;
+        let id = self.time(op, deps, true, None)?;
         self.keep(id, || op.clone());
         Ok(id)
+    }
+
+    /// Checks and costs `op` without recording it: the stages it would take. A caller recording
+    /// many ops of one shape on the same resources in a simulation that keeps no ops (a
+    /// collective's steps, timing only) costs one of them and records the others with
+    /// [`Sim::record_costed`]: they are timed exactly as if each had been recorded whole.
+    pub fn cost(&self, op: &Op) -> Result<Stages, OpLogError> {
+        self.check(op)?;
+        Ok(self.cost.stages(&op.kind))
+    }
+
+    /// Records an op by its stages alone (from [`Sim::cost`] of an op of the same shape and
+    /// resources), after `deps`. Only a simulation that keeps no ops (and so no data) takes it:
+    /// one that keeps them needs each op whole.
+    /// With `seq`, under that number from [`Sim::reserve_seqs`].
+    pub fn record_costed(&mut self, seq: Option<u64>, stages: Stages, deps: &[OpId]) -> Result<OpId, OpLogError> {
+        if self.mode.keep_ops || self.mode.data {
+            return Err(OpLogError::KeepsOps { what: "record_costed" });
+        }
+        Ok(match seq {
+            Some(seq) => self.engine.add_reserved(seq, stages, deps)?,
+            None => self.engine.add(stages, deps)?,
+        })
+    }
+
+    /// As [`Sim::record_ref`], under a sequence number from [`Sim::reserve_seqs`] (see
+    /// [`Engine::add_reserved`]).
+    pub fn record_reserved(&mut self, seq: u64, op: &Op, deps: &[OpId]) -> Result<OpId, OpLogError> {
+        let id = self.time(op, deps, false, Some(seq))?;
+        self.keep(id, || op.clone());
+        Ok(id)
+    }
+
+    /// Hands out `count` sequence numbers for ops recorded later (see [`Engine::reserve_seqs`]).
+    pub fn reserve_seqs(&mut self, count: u64) -> u64 {
+        self.engine.reserve_seqs(count)
     }
 
     /// Keeps the op just recorded as `id`, when ops are kept.
@@ -153,10 +190,14 @@ impl Sim {
     }
 
     /// Checks, costs and adds `op` to the engine (held back when `held`).
-    fn time(&mut self, op: &Op, deps: &[OpId], held: bool) -> Result<OpId, OpLogError> {
+    fn time(&mut self, op: &Op, deps: &[OpId], held: bool, seq: Option<u64>) -> Result<OpId, OpLogError> {
         self.check(op)?;
         let stages = self.cost.stages(&op.kind);
-        Ok(if held { self.engine.add_held(stages, deps)? } else { self.engine.add(stages, deps)? })
+        Ok(match (held, seq) {
+            (true, _) => self.engine.add_held(stages, deps)?,
+            (false, Some(seq)) => self.engine.add_reserved(seq, stages, deps)?,
+            (false, None) => self.engine.add(stages, deps)?,
+        })
     }
 
     /// Makes room for `additional` more ops, so recording a large batch (a collective of many

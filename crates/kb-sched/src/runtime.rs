@@ -11,7 +11,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use kb_mem::{DType, Region, Space};
-use kb_oplog::{MachineSpec, Mode, Op, OpId, Sim};
+use kb_oplog::{MachineSpec, Mode, Op, OpId, Sim, Stages};
 use slotmap::SlotMap;
 
 use crate::memory::{Hazards, SpaceAlloc, StorageId, StorageRec, Touch};
@@ -225,6 +225,13 @@ impl Runtime {
         self.inner.borrow().sim.mode().data
     }
 
+    /// Whether this runtime keeps every op (for a trace or a replay); if not, ops may be recorded
+    /// by their cost alone ([`Runtime::record_costed`]).
+    pub fn keeps_ops(&self) -> bool {
+        let mode = self.inner.borrow().sim.mode();
+        mode.keep_ops || mode.data
+    }
+
     /// Device `index`.
     pub fn device(&self, index: u32) -> Result<Device, SchedError> {
         let devices = self.inner.borrow().sim.machine().cluster.ranks;
@@ -340,7 +347,11 @@ impl Runtime {
     /// the last wave) ends — before anything else happens at that instant — and returns the alarm
     /// for its own wave, until the batch is complete (`None`). Timing is then the same as
     /// recording the whole batch at once, provided every op of a wave depends on an op of the
-    /// wave before (so none is ready before it is recorded). Only for runtimes that keep no data:
+    /// wave before (so none is ready before it is recorded), and the batch's ops are recorded
+    /// under sequence numbers reserved up front ([`Runtime::reserve_seqs`]), so ops recorded
+    /// meanwhile (another group's collective) do not jump ahead of its later waves in the queue
+    /// of a shared resource; the alarm is then the reserved number of the wave's first op. Only
+    /// for runtimes that keep no data:
     /// replay follows recording order, which a later wave would break.
     pub fn defer(&self, alarm: u64, wave: Wave) -> Result<(), SchedError> {
         let mut inner = self.inner.borrow_mut();
@@ -443,6 +454,32 @@ impl Runtime {
     /// [`Runtime::record_op`]). The op is copied only if the runtime keeps ops.
     pub fn record_after(&self, op: &Op, after: &[OpId]) -> Result<OpId, SchedError> {
         Ok(self.inner.borrow_mut().sim.record_ref(op, after)?)
+    }
+
+    /// Checks and costs `op` without recording it (see [`kb_oplog::Sim::cost`]).
+    pub fn cost_op(&self, op: &Op) -> Result<Stages, SchedError> {
+        Ok(self.inner.borrow().sim.cost(op)?)
+    }
+
+    /// Records an op by its stages alone, after the ops `after`, taking part in no hazard
+    /// tracking, on a runtime that keeps no ops (see [`kb_oplog::Sim::record_costed`]): for a
+    /// layer that records many ops of one shape and costs one of them with [`Runtime::cost_op`].
+    /// With `seq`, under that number from [`Runtime::reserve_seqs`].
+    pub fn record_costed(&self, seq: Option<u64>, stages: Stages, after: &[OpId]) -> Result<OpId, SchedError> {
+        Ok(self.inner.borrow_mut().sim.record_costed(seq, stages, after)?)
+    }
+
+    /// As [`Runtime::record_after`], under a sequence number from [`Runtime::reserve_seqs`].
+    pub fn record_reserved(&self, seq: u64, op: &Op, after: &[OpId]) -> Result<OpId, SchedError> {
+        Ok(self.inner.borrow_mut().sim.record_reserved(seq, op, after)?)
+    }
+
+    /// Hands out `count` sequence numbers for ops recorded later (see
+    /// [`kb_oplog::Engine::reserve_seqs`]): a batch recorded wave by wave ([`Runtime::defer`])
+    /// reserves its numbers first, so that its ops compete with others as they would had it been
+    /// recorded at once.
+    pub fn reserve_seqs(&self, count: u64) -> u64 {
+        self.inner.borrow_mut().sim.reserve_seqs(count)
     }
 
     /// Makes room for `additional` more ops (see [`kb_oplog::Sim::reserve`]): a caller about to

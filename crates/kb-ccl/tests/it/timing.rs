@@ -289,30 +289,48 @@ fn on_a_torus_the_ring_algorithm_pays_for_the_wrap_around_route() {
 
 #[test]
 fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
-    // A runtime that keeps data records a ring all-reduce at once; a timing-only one records it
-    // step by step as the timing reaches each step. Every member's span is the same either way.
+    // A runtime that keeps data records a ring all-reduce at once, op by op; a timing-only one
+    // records it step by step as the timing reaches each step; a lean one also records each op
+    // by the cost of the first of its shape. Every member's span is the same all three ways: on
+    // every topology (multi-hop routes on the switch and the torus), with uneven chunks cut into
+    // several slices (the last one shorter), and with two all-reduces of two groups sharing links.
     let cases = [
-        (2u32, 1usize << 20, DType::F32, ReduceOp::Sum),
-        (5, 5 * 777 + 3, DType::BF16, ReduceOp::Avg),
-        (8, 3 << 18, DType::F16, ReduceOp::Max),
-        (3, 1, DType::I32, ReduceOp::Sum),
+        (2u32, 1usize << 20, DType::F32, ReduceOp::Sum, Topology::Ring, None),
+        (5, 5 * 777 + 3, DType::BF16, ReduceOp::Avg, Topology::Ring, Some(1000)),
+        (8, 3 << 18, DType::F16, ReduceOp::Max, Topology::Ring, None),
+        (3, 1, DType::I32, ReduceOp::Sum, Topology::Ring, None),
+        (6, 6 * 500 + 5, DType::F32, ReduceOp::Sum, Topology::Switch, Some(512)),
+        (6, 6 * 500 + 1, DType::F16, ReduceOp::Sum, Topology::Torus2d { dims: [3, 2] }, Some(600)),
     ];
-    for (n, count, dtype, op) in cases {
-        let spans: Vec<Vec<(u64, u64)>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
+    for (n, count, dtype, op, topology, slice) in cases {
+        let spans: Vec<Vec<[(u64, u64); 2]>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
             .into_iter()
             .map(|mode| {
                 let mut spec = MachineSpec::default();
                 spec.cluster.ranks = n;
+                spec.cluster.topology = topology;
+                if let Some(bytes) = slice {
+                    spec.collectives.slice_bytes = bytes;
+                }
                 let rt = Runtime::new(spec, mode).unwrap();
                 rt.spawn(n as usize, move |ctx| {
                     let t = ctx.device().empty(&[count], dtype)?;
                     let start = ctx.runtime().now();
-                    Ok::<_, CclError>((start, all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, op)?.wait()?))
+                    let whole = (start, all_reduce_async(&ctx, &ProcessGroup::world(&ctx), &t, op)?.wait()?);
+                    // Then the even and the odd ranks at once, over links both rings use.
+                    let evens: Vec<usize> = (0..n as usize).step_by(2).collect();
+                    let odds: Vec<usize> = (1..n as usize).step_by(2).collect();
+                    let (even, odd) = (new_group(&ctx, &evens)?, new_group(&ctx, &odds)?);
+                    let group = even.or(odd).expect("every rank is even or odd");
+                    let start = ctx.runtime().now();
+                    let halves = (start, all_reduce_async(&ctx, &group, &t, op)?.wait()?);
+                    Ok::<_, CclError>([whole, halves])
                 })
                 .unwrap()
             })
             .collect();
-        assert_eq!(spans[0], spans[1], "{n} ranks, {count} × {dtype}, {op}: data vs timing");
-        assert_eq!(spans[0], spans[2], "{n} ranks, {count} × {dtype}, {op}: data vs lean");
+        let case = format!("{n} ranks on {topology}, {count} × {dtype}, {op}, slices {slice:?}");
+        assert_eq!(spans[0], spans[1], "{case}: data vs timing");
+        assert_eq!(spans[0], spans[2], "{case}: data vs lean");
     }
 }

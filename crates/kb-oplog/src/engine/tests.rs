@@ -313,3 +313,19 @@ fn a_held_op_waits_for_its_release_and_ends_with_its_last_dependency() {
     assert_eq!(e.run_until(held).unwrap(), 50);
     assert!(matches!(e.release_hold(a, &[]), Err(EngineError::NotHeld { .. })));
 }
+
+#[test]
+fn an_op_under_a_reserved_number_competes_as_if_added_when_it_was_reserved() {
+    let mut e = engine(&[1], true);
+    let first = e.reserve_seqs(2);
+    assert_eq!(first, 0);
+    // Added first, but numbered after the reservation.
+    let late = e.add(one(0, 10), &[]).unwrap();
+    let early = e.add_reserved(first, one(0, 10), &[]).unwrap();
+    e.run_all();
+    assert_eq!(e.times(early).map(|t| (t.start, t.end)), Some((0, 10)), "the reserved number goes first");
+    assert_eq!(e.times(late).map(|t| (t.start, t.end)), Some((10, 20)));
+    assert_eq!((e.seq(early), e.seq(late)), (Some(0), Some(2)));
+    assert_eq!(e.ops_added(), 2, "reserving numbers adds no op");
+    assert_eq!(e.add_reserved(3, one(0, 1), &[]).unwrap_err(), EngineError::SeqNotReserved { seq: 3, next: 3 });
+}
