@@ -4,23 +4,29 @@
 //! Targets (issue 3): ≥ 25 million ops timed per second on one core, ≤ 128 bytes of resident
 //! memory per op.
 //!
-//! Measured 2026-11-24 (AMD EPYC Zen 4, one core, release, criterion medians of two interleaved
-//! runs), after the op record became one 64-byte cache line with its first successor inline:
+//! Measured 2026-12-02 (AMD EPYC Zen 4, one core, release), after op ids became slot + version
+//! (no slotmap lookups), per-resource queues became 32-byte records with the lowest waiter inline
+//! plus a bitset of dirty resources, and the successor of a starting op is prefetched:
 //!
-//! | variant                                   | ops timed per second |
-//! |-------------------------------------------|----------------------|
-//! | `time_1M_ops_retained` (fresh engine)     |  8.1–8.6 M           |
-//! | `time_1M_ops_retained_reused_engine`      | 13.9–14.7 M          |
-//! | `time_1M_ops_lean` (fresh engine)         |  7.8–8.7 M           |
-//! | `time_1M_ops_streaming_lean` (4096-op chunks, retired as they end) | 14.0–14.6 M |
+//! | variant                                   | ops timed per second (criterion median) |
+//! |-------------------------------------------|-----------------------------------------|
+//! | `time_1M_ops_retained` (fresh engine)     |  8.8 M (8.5–9.5)                        |
+//! | `time_1M_ops_retained_reused_engine`      | 13.5 M (12.2–14.6)                      |
+//! | `time_1M_ops_lean` (fresh engine)         |  7.8 M (7.3–8.9)                        |
+//! | `time_1M_ops_streaming_lean` (4096-op chunks, retired as they end) | 13.0 M (12.2–14.3) |
 //!
-//! Memory: 80 bytes per op retained (target ≤ 128: met). Throughput: below the 25 M target. A
-//! fresh engine pays page faults on its 80 MB of op records (criterion builds a new one per
-//! iteration); a reused one is dominated by one cache miss per op (reading the successor's record
-//! as it is released), heap sifts in dispatch and the fixture's own loop. This engine does more per
-//! op than the minimal event loop the target was measured on: a third of the ops hold two
-//! resources at once (a PE's DMA engine and an HBM slot), every op queues per resource by sequence
-//! number, and ops can have several stages.
+//! The machine was slower this session than on 2026-11-24 (when the previous engine measured
+//! 13.9–14.7 M reused), so the change is measured side by side: the same 1M-op log, old engine
+//! (commit 5fc42d7) against this one, alternating runs — reused 75–98 ms → 55–62 ms (1.35–1.5×),
+//! fresh 116–120 ms → 95–97 ms (1.2×); best reused run 55 ms, 18 M ops/s.
+//!
+//! Memory: 72 bytes per op retained (target ≤ 128: met). Throughput: below the 25 M target. A
+//! fresh engine pays page faults on its 64 MB of op records (criterion builds a new one per
+//! iteration); a reused one spends its time in about 600 instructions per op spread over adding
+//! the op, queueing, dispatch and ending (callgrind), with no single hot spot left. This engine
+//! does more per op than the minimal event loop the target was measured on: a third of the ops
+//! hold two resources at once (a PE's DMA engine and an HBM slot), every op queues per resource by
+//! sequence number, and ops can have several stages.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
