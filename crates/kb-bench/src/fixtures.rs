@@ -254,7 +254,7 @@ pub fn ring_all_reduce(ranks: usize, bytes: usize, mode: Mode) -> Result<u64, kb
 /// The collectives bench's Rust reference: the ring all-reduce of [`ring_all_reduce`] (one slice
 /// per chunk, `bytes / ranks` bytes of f32 per chunk), timed by a minimal event loop written for
 /// that ring alone — a materialised graph of link transfers (each member's outgoing link) and
-/// reductions (each member's vector unit), dependency counters, a binary heap of end events and a
+/// reductions (each member's vector unit), dependency counters, a radix heap of end events and a
 /// FIFO per resource — with the default machine's costs. Returns the simulated time in
 /// picoseconds; it equals kb-ccl's on the same machine.
 pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
