@@ -235,13 +235,6 @@ struct Edge {
     next: u32,
 }
 
-/// What a resource has served: picoseconds of stage time (summed over its slots) and stages.
-#[derive(Debug, Clone, Copy, Default)]
-struct Served {
-    time: u64,
-    stages: u64,
-}
-
 /// The discrete-event timing engine. See the module documentation.
 ///
 /// Op records sit in dense slots, one cache-line record per op holding every field the event loop
@@ -256,6 +249,8 @@ pub struct Engine {
     /// The version a never-used slot starts at; moved on by [`Engine::clear`], so ids minted
     /// before a clear do not name the ops recorded after it.
     first_version: u32,
+    /// The highest version any slot has had.
+    top_version: u32,
     /// The stage lists of multi-stage ops, indexed from their packed stages.
     many: Vec<Box<[Stage]>>,
     /// Entries of `many` free for reuse.
@@ -264,9 +259,8 @@ pub struct Engine {
     edges: Vec<Edge>,
     free_edge: u32,
     resources: Vec<ResourceSpec>,
-    /// Each resource's busy slots and waiting ops, and the resources to dispatch.
+    /// Each resource's busy slots, waiting ops and service, and the resources to dispatch.
     queues: Queues,
-    served: Vec<Served>,
     /// Stage ends by time. The order of events at one instant does not matter: they are all
     /// processed before any resource is dispatched, and dispatch orders by sequence number.
     events: RadixHeap<u32>,
@@ -308,11 +302,11 @@ impl Engine {
         let resources: Vec<ResourceSpec> =
             resources.into_iter().map(|spec| ResourceSpec { slots: spec.slots.max(1), ..spec }).collect();
         let queues = Queues::new(resources.iter().map(|r| r.slots));
-        let served = vec![Served::default(); resources.len()];
         Engine {
             hot: Vec::new(),
             ends: Vec::new(),
             first_version: 1,
+            top_version: 1,
             many: Vec::new(),
             free_many: Vec::new(),
             free_slots: Vec::new(),
@@ -320,7 +314,6 @@ impl Engine {
             free_edge: NONE,
             resources,
             queues,
-            served,
             events: RadixHeap::new(),
             joins: Vec::new(),
             now: 0,
@@ -367,20 +360,20 @@ impl Engine {
 
     /// Picoseconds of stage time resource `r` has served (summed over its slots).
     pub fn busy_time(&self, r: ResourceIndex) -> u64 {
-        self.served.get(r as usize).map_or(0, |s| s.time)
+        self.queues.served(r).map_or(0, |s| s.0)
     }
 
     /// Stages resource `r` has served.
     pub fn stages_served(&self, r: ResourceIndex) -> u64 {
-        self.served.get(r as usize).map_or(0, |s| s.stages)
+        self.queues.served(r).map_or(0, |s| s.1)
     }
 
     /// Forgets every op and resets the clock to 0, keeping the resource table and the memory
     /// already allocated (so a long sweep of simulations does not pay for fresh pages each time).
     /// Ids minted before the clear name no op after it.
     pub fn clear(&mut self) {
-        let used = self.hot.iter().map(|h| h.version).max().unwrap_or(self.first_version);
-        self.first_version = used.wrapping_add(2) | 1;
+        self.first_version = self.top_version.wrapping_add(2) | 1;
+        self.top_version = self.first_version;
         self.hot.clear();
         self.ends.clear();
         self.many.clear();
@@ -389,7 +382,6 @@ impl Engine {
         self.edges.clear();
         self.free_edge = NONE;
         self.queues.clear();
-        self.served.fill(Served::default());
         self.events = RadixHeap::new();
         self.joins.clear();
         self.now = 0;
@@ -476,6 +468,7 @@ impl Engine {
 
     /// Makes the op in `slot` a successor of `dep`; false when `dep` has already ended (or been
     /// retired), so it adds nothing to wait for.
+    #[inline]
     fn add_edge(&mut self, dep: OpId, slot: u32) -> bool {
         // A dependency missing from a non-retaining engine has ended and been retired.
         let Some(d) = self.slot(dep) else { return false };
@@ -619,6 +612,7 @@ impl Engine {
     }
 
     /// The slot of `op`, if the engine holds it.
+    #[inline]
     fn slot(&self, op: OpId) -> Option<usize> {
         let (slot, version) = decode(op);
         self.hot.get(slot).filter(|h| h.version == version).map(|_| slot)
@@ -717,6 +711,7 @@ impl Engine {
 
     /// The op in `slot` got one more resource of its current stage: it queues for the next one, or
     /// starts the stage.
+    #[inline]
     fn acquired(&mut self, slot: u32) {
         let now = self.now;
         let s = slot as usize;
@@ -748,9 +743,7 @@ impl Engine {
             }
         }
         for r in stage.resources() {
-            let served = &mut self.served[r as usize];
-            served.time += stage.duration;
-            served.stages += 1;
+            self.queues.serve(r, stage.duration);
         }
         if succ != NONE {
             prefetch(&self.hot[succ as usize]);
@@ -760,6 +753,7 @@ impl Engine {
 
     /// A stage of the op in `slot` ended: it frees its resources and queues for its next stage, or
     /// the op ends.
+    #[inline]
     fn stage_end(&mut self, slot: u32) {
         let s = slot as usize;
         let hot = &mut self.hot[s];
@@ -808,6 +802,7 @@ impl Engine {
         } else {
             let hot = &mut self.hot[s];
             hot.version = hot.version.wrapping_add(2);
+            self.top_version = self.top_version.max(hot.version);
             if hot.stages.resources[0] == NONE && hot.stages.resources[1] != NONE {
                 let i = hot.stages.resources[1];
                 self.many[i as usize] = Box::default();
@@ -828,6 +823,7 @@ impl Engine {
     }
 
     /// One dependency of the op in `slot` ended at `now`.
+    #[inline]
     fn release(&mut self, slot: u32, now: u64) {
         let succ = &mut self.hot[slot as usize];
         succ.pending -= 1;
@@ -839,6 +835,7 @@ impl Engine {
 
     /// The op in `slot` is ready: it queues for its first resource, or, a join, goes on the
     /// worklist of joins to end.
+    #[inline]
     fn activate(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.state = OpState::Active;

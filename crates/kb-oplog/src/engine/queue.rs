@@ -2,19 +2,23 @@
 //! lowest sequence number first; and the set of resources to dispatch, lowest index first.
 //!
 //! Most resources have at most one waiter at a time (a chain of ops on a PE, a ring step on a
-//! link), so a resource keeps its lowest waiter inline in a 32-byte record, and only spills the
-//! others into a heap of its own when several wait at once. A machine of a thousand devices has
-//! tens of thousands of resources: their records stay small enough to sit in cache.
+//! link), so a resource keeps its lowest waiter inline in a one-cache-line record (with what it
+//! has served), and only spills the others into a heap of its own when several wait at once: a
+//! grant touches one line of the resource.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 const NONE: u32 = u32::MAX;
 
-/// One resource's queue state.
+/// One resource's queue state, and what it has served, in one cache line.
 #[derive(Debug, Clone, Copy)]
-#[repr(align(32))]
+#[repr(align(64))]
 struct Res {
+    /// Picoseconds of stage time served (summed over its slots).
+    time: u64,
+    /// Stages served.
+    stages: u64,
     /// The lowest waiter's sequence number (valid when `len > 0`).
     min_seq: u64,
     /// The lowest waiter's slot.
@@ -44,7 +48,16 @@ impl Queues {
     /// Queues for resources with these slot counts (each at least 1).
     pub(crate) fn new(slots: impl Iterator<Item = u32>) -> Queues {
         let res: Vec<Res> = slots
-            .map(|slots| Res { min_seq: 0, min_slot: NONE, len: 0, busy: 0, slots: slots.max(1), heap: NONE })
+            .map(|slots| Res {
+                time: 0,
+                stages: 0,
+                min_seq: 0,
+                min_slot: NONE,
+                len: 0,
+                busy: 0,
+                slots: slots.max(1),
+                heap: NONE,
+            })
             .collect();
         let dirty = DirtySet::new(res.len());
         Queues { res, heaps: Vec::new(), dirty }
@@ -53,6 +66,8 @@ impl Queues {
     /// Empties every queue and frees every slot.
     pub(crate) fn clear(&mut self) {
         for r in &mut self.res {
+            r.time = 0;
+            r.stages = 0;
             r.len = 0;
             r.busy = 0;
             r.min_slot = NONE;
@@ -64,31 +79,43 @@ impl Queues {
     }
 
     /// Queues the op in `slot` (sequence number `seq`) on resource `r`, and marks `r` dirty.
+    #[inline(always)]
     pub(crate) fn wait(&mut self, r: u32, seq: u64, slot: u32) {
         let res = &mut self.res[r as usize];
         if res.len == 0 {
             res.min_seq = seq;
             res.min_slot = slot;
+            res.len = 1;
         } else {
-            let spilled = if seq < res.min_seq {
-                let old = (res.min_seq, res.min_slot);
-                res.min_seq = seq;
-                res.min_slot = slot;
-                old
-            } else {
-                (seq, slot)
-            };
-            if res.heap == NONE {
-                res.heap = self.heaps.len() as u32;
-                self.heaps.push(BinaryHeap::new());
-            }
-            self.heaps[res.heap as usize].push(Reverse(spilled));
+            self.spill(r, seq, slot);
         }
-        res.len += 1;
         self.dirty.insert(r);
     }
 
+    /// [`Queues::wait`] on a resource that already has a waiter: the higher of the two goes to
+    /// its heap.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, r: u32, seq: u64, slot: u32) {
+        let res = &mut self.res[r as usize];
+        let spilled = if seq < res.min_seq {
+            let old = (res.min_seq, res.min_slot);
+            res.min_seq = seq;
+            res.min_slot = slot;
+            old
+        } else {
+            (seq, slot)
+        };
+        if res.heap == NONE {
+            res.heap = self.heaps.len() as u32;
+            self.heaps.push(BinaryHeap::new());
+        }
+        self.heaps[res.heap as usize].push(Reverse(spilled));
+        res.len += 1;
+    }
+
     /// Frees one slot of resource `r`; marks it dirty if an op waits for it.
+    #[inline(always)]
     pub(crate) fn free(&mut self, r: u32) {
         let res = &mut self.res[r as usize];
         res.busy -= 1;
@@ -98,6 +125,7 @@ impl Queues {
     }
 
     /// Takes a slot of resource `r` for its lowest waiter, if it has both; returns the waiter.
+    #[inline(always)]
     pub(crate) fn grant(&mut self, r: u32) -> Option<u32> {
         let res = &mut self.res[r as usize];
         if res.len == 0 || res.busy >= res.slots {
@@ -107,14 +135,36 @@ impl Queues {
         res.len -= 1;
         res.busy += 1;
         if res.len > 0 {
-            let Reverse((seq, next)) = self.heaps[res.heap as usize].pop().expect("spilled waiters");
-            res.min_seq = seq;
-            res.min_slot = next;
+            self.unspill(r);
         }
         Some(slot)
     }
 
+    /// Moves the lowest spilled waiter of resource `r` inline, after its inline one was granted.
+    #[cold]
+    #[inline(never)]
+    fn unspill(&mut self, r: u32) {
+        let res = &mut self.res[r as usize];
+        let Reverse((seq, next)) = self.heaps[res.heap as usize].pop().expect("spilled waiters");
+        res.min_seq = seq;
+        res.min_slot = next;
+    }
+
+    /// Counts a stage of `duration` picoseconds served by resource `r`.
+    #[inline(always)]
+    pub(crate) fn serve(&mut self, r: u32, duration: u64) {
+        let res = &mut self.res[r as usize];
+        res.time += duration;
+        res.stages += 1;
+    }
+
+    /// Picoseconds of stage time resource `r` has served, and how many stages.
+    pub(crate) fn served(&self, r: u32) -> Option<(u64, u64)> {
+        self.res.get(r as usize).map(|res| (res.time, res.stages))
+    }
+
     /// Removes and returns the lowest dirty resource.
+    #[inline]
     pub(crate) fn next_dirty(&mut self) -> Option<u32> {
         self.dirty.pop_min()
     }
@@ -146,6 +196,7 @@ impl DirtySet {
         self.len == 0
     }
 
+    #[inline(always)]
     fn insert(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, r % 64);
         let word = &mut self.words[w];
@@ -156,6 +207,7 @@ impl DirtySet {
         }
     }
 
+    #[inline]
     fn pop_min(&mut self) -> Option<u32> {
         if self.len == 0 {
             return None;

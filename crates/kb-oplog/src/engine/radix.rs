@@ -8,13 +8,15 @@ pub(crate) struct RadixHeap<T> {
     /// Bucket `i` holds keys whose highest bit differing from `last` is bit `i - 1` (bucket 0:
     /// keys equal to `last`).
     buckets: Vec<Vec<(u64, T)>>,
+    /// Bit `i - 1` set when bucket `i` (1 to 64) is non-empty.
+    occupied: u64,
     last: u64,
     len: usize,
 }
 
 impl<T: Copy> RadixHeap<T> {
     pub(crate) fn new() -> RadixHeap<T> {
-        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), last: 0, len: 0 }
+        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), occupied: 0, last: 0, len: 0 }
     }
 
     #[cfg(test)]
@@ -30,16 +32,25 @@ impl<T: Copy> RadixHeap<T> {
         Some(v)
     }
 
-    fn bucket(&self, key: u64) -> usize {
-        (64 - (key ^ self.last).leading_zeros()) as usize
-    }
-
     /// Pushes `key`, which must not be below the last key popped.
+    #[inline(always)]
     pub(crate) fn push(&mut self, key: u64, value: T) {
         debug_assert!(key >= self.last, "radix heap is monotone: {key} < {}", self.last);
-        let b = self.bucket(key);
-        self.buckets[b].push((key, value));
         self.len += 1;
+        self.put(key, value);
+    }
+
+    /// Files an entry in its bucket.
+    #[inline(always)]
+    fn put(&mut self, key: u64, value: T) {
+        let diff = key ^ self.last;
+        if diff == 0 {
+            self.buckets[0].push((key, value));
+        } else {
+            let b = 64 - diff.leading_zeros() as usize;
+            self.occupied |= 1 << (b - 1);
+            self.buckets[b].push((key, value));
+        }
     }
 
     /// The smallest key, moving entries so that they sit in bucket 0.
@@ -48,12 +59,14 @@ impl<T: Copy> RadixHeap<T> {
             return None;
         }
         if self.buckets[0].is_empty() {
-            let i = self.buckets.iter().position(|b| !b.is_empty()).expect("len > 0");
+            // Bucket 0 is empty: the lowest occupied bucket holds the smallest keys.
+            let i = self.occupied.trailing_zeros() as usize + 1;
+            self.occupied &= !(1 << (i - 1));
             let bucket = std::mem::take(&mut self.buckets[i]);
             self.last = bucket.iter().map(|&(k, _)| k).min().expect("non-empty");
+            // Every key lands in a bucket below `i` (they now differ from `last` in lower bits).
             for (k, v) in bucket.iter().copied() {
-                let b = self.bucket(k);
-                self.buckets[b].push((k, v));
+                self.put(k, v);
             }
             // Keep the emptied bucket's allocation.
             let mut bucket = bucket;
