@@ -74,6 +74,12 @@ pub fn synthetic_graph(ops: usize) -> (Vec<kb_oplog::ResourceSpec>, Vec<Syntheti
 
 /// Adds the graph to `engine` in order and runs it to the end; returns the makespan.
 pub fn time_graph(engine: &mut Engine, graph: &[SyntheticOp]) -> u64 {
+    add_graph(engine, graph);
+    engine.run_all()
+}
+
+/// Adds the graph to `engine` in order, without running it.
+pub fn add_graph(engine: &mut Engine, graph: &[SyntheticOp]) {
     engine.reserve(graph.len());
     let mut ids: Vec<OpId> = Vec::with_capacity(graph.len());
     let mut deps: Vec<OpId> = Vec::with_capacity(2);
@@ -82,7 +88,6 @@ pub fn time_graph(engine: &mut Engine, graph: &[SyntheticOp]) -> u64 {
         deps.extend(op.deps.iter().flatten().map(|&i| ids[i as usize]));
         ids.push(engine.add(op.stages.clone(), &deps).expect("valid synthetic op"));
     }
-    engine.run_all()
 }
 
 /// Adds the graph to a non-retaining `engine` in chunks of `chunk` ops, advancing the engine
@@ -352,8 +357,177 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
     end
 }
 
+/// The engine bench's Rust reference: the synthetic log timed by a minimal event loop written
+/// for it alone, over a graph materialised in flat arrays (stages, successor lists, dependency
+/// counters), with a FIFO per resource slot pool, a radix heap of stage ends and no per-instant
+/// batching: a ready op takes a free resource at once. It arbitrates first come, first served
+/// rather than by recording order, so its makespan can differ slightly from the engine's under
+/// contention. Returns the makespan in picoseconds.
+pub fn minimal_synthetic_loop(resources: &[kb_oplog::ResourceSpec], graph: &[SyntheticOp]) -> u64 {
+    MinimalLoop::new(resources, graph).run()
+}
+
+/// [`minimal_synthetic_loop`]'s graph, materialised and not yet timed (so a bench can time the
+/// event loop alone).
+#[derive(Debug)]
+pub struct MinimalRun(MinimalLoop);
+
+impl MinimalRun {
+    /// Materialises the graph.
+    pub fn new(resources: &[kb_oplog::ResourceSpec], graph: &[SyntheticOp]) -> MinimalRun {
+        MinimalRun(MinimalLoop::new(resources, graph))
+    }
+
+    /// Times it (once) and returns the makespan in picoseconds.
+    pub fn run(&mut self) -> u64 {
+        self.0.run()
+    }
+}
+
+/// The state of [`minimal_synthetic_loop`].
+#[derive(Debug)]
+struct MinimalLoop {
+    /// Per op: its first stage in `stages` and how many it has.
+    first: Vec<u32>,
+    count: Vec<u8>,
+    /// Every op's stages: (resources, the second `u32::MAX` if one, duration).
+    stages: Vec<([u32; 2], u64)>,
+    /// Successors, as lists in `succ` from `succ_at[op]` to `succ_at[op + 1]`.
+    succ_at: Vec<u32>,
+    succ: Vec<u32>,
+    pending: Vec<u32>,
+    /// Per op: the stage it is in and the resources of it held.
+    stage: Vec<u8>,
+    held: Vec<u8>,
+    slots: Vec<u32>,
+    busy: Vec<u32>,
+    fifo: Vec<std::collections::VecDeque<u32>>,
+    events: MinimalRadix,
+    now: u64,
+}
+
+impl MinimalLoop {
+    fn new(resources: &[kb_oplog::ResourceSpec], graph: &[SyntheticOp]) -> MinimalLoop {
+        let n = graph.len();
+        let (mut first, mut count, mut stages) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut succ_at = vec![0u32; n + 1];
+        for op in graph {
+            first.push(stages.len() as u32);
+            count.push(op.stages.as_slice().len() as u8);
+            for st in op.stages.as_slice() {
+                let mut rs = st.resources();
+                let a = rs.next().unwrap_or(u32::MAX);
+                stages.push(([a, rs.next().unwrap_or(u32::MAX)], st.duration()));
+            }
+            for &d in op.deps.iter().flatten() {
+                succ_at[d as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            succ_at[i + 1] += succ_at[i];
+        }
+        let mut fill = succ_at.clone();
+        let mut succ = vec![0u32; succ_at[n] as usize];
+        let mut pending = vec![0u32; n];
+        for (i, op) in graph.iter().enumerate() {
+            for &d in op.deps.iter().flatten() {
+                succ[fill[d as usize] as usize] = i as u32;
+                fill[d as usize] += 1;
+                pending[i] += 1;
+            }
+        }
+        MinimalLoop {
+            first,
+            count,
+            stages,
+            succ_at,
+            succ,
+            pending,
+            stage: vec![0; n],
+            held: vec![0; n],
+            slots: resources.iter().map(|r| r.slots.max(1)).collect(),
+            busy: vec![0; resources.len()],
+            fifo: vec![std::collections::VecDeque::new(); resources.len()],
+            events: MinimalRadix::default(),
+            now: 0,
+        }
+    }
+
+    fn current(&self, op: u32) -> ([u32; 2], u64) {
+        self.stages[(self.first[op as usize] + u32::from(self.stage[op as usize])) as usize]
+    }
+
+    /// The op asks for the next resource of its stage.
+    fn request(&mut self, op: u32) {
+        let r = self.current(op).0[self.held[op as usize] as usize] as usize;
+        if self.busy[r] < self.slots[r] && self.fifo[r].is_empty() {
+            self.busy[r] += 1;
+            self.acquired(op);
+        } else {
+            self.fifo[r].push_back(op);
+        }
+    }
+
+    fn acquired(&mut self, op: u32) {
+        let (res, duration) = self.current(op);
+        self.held[op as usize] += 1;
+        if self.held[op as usize] == 1 && res[1] != u32::MAX {
+            self.request(op);
+        } else {
+            self.events.push(self.now + duration, op);
+        }
+    }
+
+    fn ready(&mut self, op: u32) {
+        if self.count[op as usize] == 0 {
+            self.finish(op);
+        } else {
+            self.request(op);
+        }
+    }
+
+    fn finish(&mut self, op: u32) {
+        for i in self.succ_at[op as usize]..self.succ_at[op as usize + 1] {
+            let next = self.succ[i as usize];
+            self.pending[next as usize] -= 1;
+            if self.pending[next as usize] == 0 {
+                self.ready(next);
+            }
+        }
+    }
+
+    fn run(&mut self) -> u64 {
+        for op in 0..self.first.len() as u32 {
+            if self.pending[op as usize] == 0 {
+                self.ready(op);
+            }
+        }
+        while let Some((t, op)) = self.events.pop() {
+            self.now = t;
+            let (res, _) = self.current(op);
+            for r in res.into_iter().filter(|&r| r != u32::MAX) {
+                let r = r as usize;
+                self.busy[r] -= 1;
+                if let Some(next) = self.fifo[r].pop_front() {
+                    self.busy[r] += 1;
+                    self.acquired(next);
+                }
+            }
+            self.stage[op as usize] += 1;
+            self.held[op as usize] = 0;
+            if self.stage[op as usize] < self.count[op as usize] {
+                self.request(op);
+            } else {
+                self.finish(op);
+            }
+        }
+        self.now
+    }
+}
+
 /// The minimal loop's event queue: a monotone radix heap of (time, op), written here so the
 /// reference shares no code with the engine it is compared to.
+#[derive(Debug)]
 struct MinimalRadix {
     buckets: [Vec<(u64, u32)>; 65],
     last: u64,
@@ -439,6 +613,17 @@ mod tests {
         let t1 = mlp_forward_timing(1, 8, 256).unwrap();
         assert!(t8 > 0 && t1 > 0);
         assert_ne!(t8, t1, "eight ranks split the GEMMs and add an all-reduce");
+    }
+
+    #[test]
+    fn the_minimal_synthetic_loop_times_the_log_about_as_the_engine_does() {
+        let (resources, graph) = synthetic_graph(20_000);
+        let mut engine = Engine::new(resources.clone(), false);
+        let ours = time_graph(&mut engine, &graph);
+        let minimal = minimal_synthetic_loop(&resources, &graph);
+        // Only arbitration differs (first come, first served against recording order).
+        let ratio = minimal as f64 / ours as f64;
+        assert!((0.97..=1.03).contains(&ratio), "minimal {minimal} ps against the engine's {ours} ps");
     }
 
     #[test]
