@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kb_mem::{DType, Layout, Region};
 use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, Stages, VectorOp};
-use kb_sched::{Runtime, SchedError, Tensor, Work};
+use kb_sched::{Runtime, SchedError, Tensor};
 
 use crate::collective::Call;
 
@@ -206,20 +206,31 @@ impl Plan {
     ) -> Result<OpId, SchedError> {
         let mut deps = std::mem::take(&mut self.deps);
         deps.clear();
+        // A handful of dependencies at most: kept unique by a linear check, in a fixed order.
+        let mut need = |op: OpId| {
+            if !deps.contains(&op) {
+                deps.push(op);
+            }
+        };
         for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
-            let state = &self.slots[self.at(*s)];
+            let state = &self.slots[s.index * self.entry.len() + s.member];
             // A slot's first access waits for the member's entry join; later ones wait for
             // earlier accesses, which did.
             if state.is_fresh() {
-                deps.push(self.entry[s.member]);
+                need(self.entry[s.member]);
             }
-            deps.extend(state.last_write);
+            if let Some(w) = state.last_write {
+                need(w);
+            }
             if write {
-                deps.extend(state.readers());
+                if let Some(r) = state.first_reader {
+                    need(r);
+                }
+                for &r in &state.more_readers {
+                    need(r);
+                }
             }
         }
-        deps.sort_unstable();
-        deps.dedup();
         let seq = self.numbered;
         self.numbered = seq.map(|s| s + 1);
         let id = add(&self.rt, &deps, seq);
@@ -342,8 +353,8 @@ impl Plan {
     /// its member's slots.
     pub(crate) fn release_exits(&self, exits: &[OpId]) -> Result<(), SchedError> {
         // Accesses that have ended add nothing to wait for (most have, by the last wave).
-        let pending = |op| !Work::from_op(&self.rt, op).is_completed();
-        for (&exit, deps) in exits.iter().zip(self.last_accesses(pending)) {
+        let last = self.rt.with_sim(|sim| self.last_accesses(|op| !sim.is_done(op)));
+        for (&exit, deps) in exits.iter().zip(last) {
             self.rt.release_hold(exit, &deps)?;
         }
         Ok(())
