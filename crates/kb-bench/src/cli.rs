@@ -57,6 +57,19 @@ pub(crate) struct GlobalArgs {
     pub(crate) trace: Option<PathBuf>,
 }
 
+impl GlobalArgs {
+    /// The runtime mode of a subcommand: data unless `timing_only`; a timing-only run keeps its
+    /// ops only when a trace is asked for (otherwise each op is forgotten once timed, so a
+    /// thousand-rank sweep does not hold millions of ops).
+    pub(crate) fn mode(&self, timing_only: bool) -> kb_oplog::Mode {
+        match (timing_only, self.trace.is_some()) {
+            (false, _) => kb_oplog::Mode::DATA,
+            (true, true) => kb_oplog::Mode::TIMING,
+            (true, false) => kb_oplog::Mode::TIMING_LEAN,
+        }
+    }
+}
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -135,5 +148,22 @@ fn load_machine(path: Option<&Path>) -> Result<MachineSpec, Failure> {
     match path {
         Some(path) => MachineSpec::from_file(path).bad_input(),
         None => Ok(MachineSpec::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kb_oplog::Mode;
+
+    use super::*;
+
+    #[test]
+    fn a_timing_only_run_keeps_its_ops_only_for_a_trace() {
+        let args =
+            |trace: Option<&str>| GlobalArgs { config: None, format: Format::Table, trace: trace.map(PathBuf::from) };
+        assert_eq!(args(None).mode(false), Mode::DATA);
+        assert_eq!(args(Some("t.json")).mode(false), Mode::DATA);
+        assert_eq!(args(Some("t.json")).mode(true), Mode::TIMING);
+        assert_eq!(args(None).mode(true), Mode::TIMING_LEAN);
     }
 }

@@ -59,7 +59,7 @@ use anyhow::anyhow;
 use clap::Args;
 use kb_ccl::{CclError, CollectiveAlgo, ProcessGroup, ReduceOp};
 use kb_mem::DType;
-use kb_oplog::{MachineSpec, Mode, Topology};
+use kb_oplog::{MachineSpec, Topology};
 use kb_sched::{Runtime, SchedError, Tensor};
 
 use crate::cli::size::parse_size;
@@ -365,7 +365,7 @@ pub(crate) fn run(
     args: &CollectiveArgs,
 ) -> Result<(), Failure> {
     let (sweep, spec) = Sweep::new(collective, machine, args)?;
-    let mode = if sweep.timing_only { Mode::TIMING } else { Mode::DATA };
+    let mode = global.mode(sweep.timing_only);
     let new_runtime = || Runtime::new(spec.clone(), mode).bad_input();
     // One runtime for the whole sweep when it is traced; otherwise a fresh one per size, so the
     // op log (with the input writes' bytes) of one size is freed before the next.

@@ -17,7 +17,7 @@ use std::str::FromStr;
 use anyhow::anyhow;
 use clap::Args;
 use kb_mem::DType;
-use kb_oplog::{MachineSpec, Mode};
+use kb_oplog::MachineSpec;
 use kb_sched::npy::{self, NpyArray};
 use kb_sched::{Device, GemmBlocks, Runtime, SchedError, Tensor, gemm};
 
@@ -169,7 +169,7 @@ impl Problem {
 /// Runs `kernbench gemm`.
 pub(crate) fn run(machine: &MachineSpec, global: &GlobalArgs, args: &GemmArgs) -> Result<(), Failure> {
     let p = Problem::new(machine, args)?;
-    let rt = Runtime::new(machine.clone(), if args.timing_only { Mode::TIMING } else { Mode::DATA }).internal()?;
+    let rt = Runtime::new(machine.clone(), global.mode(args.timing_only)).internal()?;
     let dev = rt.device(0).internal()?;
     let a =
         input(&dev, args.a.as_deref(), Operand { flag: "--a", shape: [p.m, p.k], dims: "[M, K]", seed: SEED_A }, p)?;

@@ -33,7 +33,7 @@ use std::rc::Rc;
 use anyhow::anyhow;
 use clap::Args;
 use kb_mem::DType;
-use kb_oplog::{MachineSpec, Mode};
+use kb_oplog::MachineSpec;
 use kb_sched::npy;
 use kb_sched::{GemmBlocks, Runtime, Tensor};
 use kb_tp::kernels::written;
@@ -333,7 +333,7 @@ fn forward(rt: &Runtime, p: Problem, host: Option<Rc<Host>>) -> Result<(MlpTimes
 pub(crate) fn run(machine: &MachineSpec, global: &GlobalArgs, args: &MlpArgs) -> Result<(), Failure> {
     let (p, spec) = Problem::new(machine, args)?;
     let host = host_inputs(args, p)?.map(Rc::new);
-    let rt = Runtime::new(spec, if args.timing_only { Mode::TIMING } else { Mode::DATA }).bad_input()?;
+    let rt = Runtime::new(spec, global.mode(args.timing_only)).bad_input()?;
     let (times, ys) = forward(&rt, p, host.clone())?;
     if let Some(path) = &global.trace {
         rt.write_trace(path).bad_input()?;
