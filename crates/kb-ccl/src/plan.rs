@@ -24,10 +24,12 @@ pub(crate) fn chunk(count: usize, n: usize, k: usize) -> (usize, usize) {
 /// `(k, j)` has index `k × per_chunk + j` within its buffer's slots.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Grid {
-    count: usize,
     n: usize,
     slice: usize,
     per_chunk: usize,
+    /// `count / n` and `count % n`, so that finding a chunk divides nothing.
+    base: usize,
+    rem: usize,
 }
 
 impl Grid {
@@ -36,12 +38,13 @@ impl Grid {
         let bytes = rt.machine().collectives.slice_bytes;
         let slice = usize::try_from(bytes / dtype.size() as u64).unwrap_or(usize::MAX).max(1);
         let longest = chunk(count, n.max(1), 0).1;
-        Grid { count, n: n.max(1), slice, per_chunk: longest.div_ceil(slice).max(1) }
+        let n = n.max(1);
+        Grid { n, slice, per_chunk: longest.div_ceil(slice).max(1), base: count / n, rem: count % n }
     }
 
-    /// Start and length of chunk `k`.
+    /// Start and length of chunk `k` (as [`chunk`] gives them).
     pub(crate) fn chunk(&self, k: usize) -> (usize, usize) {
-        chunk(self.count, self.n, k)
+        (k * self.base + k.min(self.rem), self.base + usize::from(k < self.rem))
     }
 
     /// The non-empty cells of chunk `k`: `(cell index, start, len)`, start counted from the
@@ -49,7 +52,8 @@ impl Grid {
     pub(crate) fn cells(&self, k: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
         let (start, len) = self.chunk(k);
         let (slice, base) = (self.slice, k * self.per_chunk);
-        (0..len.div_ceil(slice)).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
+        let cells = if len <= slice { usize::from(len > 0) } else { len.div_ceil(slice) };
+        (0..cells).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
     }
 
     /// The cells of chunks `ks`, in order.
@@ -190,7 +194,7 @@ impl Plan {
     /// As [`Plan::record`], for an op given by its stages alone (see [`Runtime::record_costed`]).
     pub(crate) fn record_costed(
         &mut self,
-        stages: Stages,
+        stages: &Stages,
         reads: &[Slot],
         writes: &[Slot],
     ) -> Result<OpId, SchedError> {
@@ -249,7 +253,8 @@ impl Plan {
 
     /// PE `lane` (modulo the PEs) of `device`.
     pub(crate) fn lane(&self, device: u32, lane: usize) -> Pe {
-        Pe { device, pe: (lane % self.pes as usize) as u32 }
+        let pes = self.pes as usize;
+        Pe { device, pe: if lane < pes { lane } else { lane % pes } as u32 }
     }
 
     /// A link transfer of `src` (with its slot) into `dst` (on another device).

@@ -116,15 +116,13 @@ impl Costs {
         len: usize,
         j: usize,
         op: impl FnOnce() -> Result<Op, SchedError>,
-    ) -> Result<Stages, SchedError> {
+    ) -> Result<&Stages, SchedError> {
         let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + j;
         let cached = &mut self.stages[kind][at];
-        if let Some(stages) = cached {
-            return Ok(stages.clone());
+        if cached.is_none() {
+            *cached = Some(self.rt.cost_op(&op()?)?);
         }
-        let stages = self.rt.cost_op(&op()?)?;
-        *cached = Some(stages.clone());
-        Ok(stages)
+        Ok(cached.as_ref().expect("costed just now"))
     }
 }
 
@@ -181,18 +179,24 @@ impl RingAllReduce {
         let (n, grid, per_chunk, plan) = (self.n, self.grid, self.per_chunk, &mut self.plan);
         // Slice j of chunk k on member p is slot `((p − k) mod n, j)`: each step touches one or two
         // diagonals, the same slot index on every member, which the plan stores side by side.
-        let diagonal = |p: usize, k: usize, j: usize| (p + n - k) % n * per_chunk + j;
+        // Member p's chunk and its successor are stepped along with p, so the loops divide nothing.
+        let diagonal = |d: usize, j: usize| d * per_chunk + j;
+        let next = |x: usize| if x + 1 == n { 0 } else { x + 1 };
         let [send, reduce, gather] = &self.labels;
         if step < n - 1 {
             let s = step;
             let buf = &bufs[s % 2];
             let combine = self.op.combine();
+            // At step s member p sends chunk p − s (its diagonal s) into member q = p + 1, whose
+            // diagonal s + 1 it is.
+            let (dp, dq) = (s, next(s));
+            let mut k = (n - s) % n;
             for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + n - s) % n);
+                let q = next(p);
                 let (first, chunk) = grid.chunk(k);
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
-                    let (from, into, own) = (mem.at(p, diagonal(p, k, j)), buf.at(q, j), mem.at(q, diagonal(q, k, j)));
+                    let (from, into, own) = (mem.at(p, diagonal(dp, j)), buf.at(q, j), mem.at(q, diagonal(dq, j)));
                     let pe = plan.lane(mem.device(q), j);
                     // Each op is built where it stands: these loops record millions of them.
                     let hop = || {
@@ -214,24 +218,30 @@ impl RingAllReduce {
                         }
                     }
                 }
+                k = next(k);
             }
             if s == n - 2 && self.op == ReduceOp::Avg {
+                // Member p holds the final chunk p + 1, its diagonal n − 1.
                 for p in 0..n {
-                    let k = (p + 1) % n;
+                    let k = next(p);
                     for (cell, start, len) in grid.cells(k) {
                         let j = cell - k * per_chunk;
-                        plan.divide(mem.cell(p, diagonal(p, k, j), start, len)?, n, j)?;
+                        plan.divide(mem.cell(p, diagonal(n - 1, j), start, len)?, n, j)?;
                     }
                 }
             }
         } else {
             let s = step - (n - 1);
+            // At step s member p sends chunk p + 1 − s (its diagonal s − 1) into member p + 1,
+            // whose diagonal s it is.
+            let (dp, dq) = ((s + n - 1) % n, s);
+            let mut k = (1 + n - s) % n;
             for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
+                let q = next(p);
                 let chunk = grid.chunk(k).1;
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
-                    let (from, to) = (mem.at(p, diagonal(p, k, j)), mem.at(q, diagonal(q, k, j)));
+                    let (from, to) = (mem.at(p, diagonal(dp, j)), mem.at(q, diagonal(dq, j)));
                     let hop = || {
                         let (src, dst) = (mem.region(p, start, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
@@ -241,6 +251,7 @@ impl RingAllReduce {
                         None => plan.record(&hop()?, &[from], &[to])?,
                     };
                 }
+                k = next(k);
             }
         }
         Ok(())

@@ -126,13 +126,13 @@ impl Sim {
     /// resources), after `deps`. Only a simulation that keeps no ops (and so no data) takes it:
     /// one that keeps them needs each op whole.
     /// With `seq`, under that number from [`Sim::reserve_seqs`].
-    pub fn record_costed(&mut self, seq: Option<u64>, stages: Stages, deps: &[OpId]) -> Result<OpId, OpLogError> {
+    pub fn record_costed(&mut self, seq: Option<u64>, stages: &Stages, deps: &[OpId]) -> Result<OpId, OpLogError> {
         if self.mode.keep_ops || self.mode.data {
             return Err(OpLogError::KeepsOps { what: "record_costed" });
         }
         Ok(match seq {
-            Some(seq) => self.engine.add_reserved(seq, stages, deps)?,
-            None => self.engine.add(stages, deps)?,
+            Some(seq) => self.engine.add_reserved(seq, stages.clone(), deps)?,
+            None => self.engine.add(stages.clone(), deps)?,
         })
     }
 

@@ -465,7 +465,7 @@ impl Runtime {
     /// tracking, on a runtime that keeps no ops (see [`kb_oplog::Sim::record_costed`]): for a
     /// layer that records many ops of one shape and costs one of them with [`Runtime::cost_op`].
     /// With `seq`, under that number from [`Runtime::reserve_seqs`].
-    pub fn record_costed(&self, seq: Option<u64>, stages: Stages, after: &[OpId]) -> Result<OpId, SchedError> {
+    pub fn record_costed(&self, seq: Option<u64>, stages: &Stages, after: &[OpId]) -> Result<OpId, SchedError> {
         Ok(self.inner.borrow_mut().sim.record_costed(seq, stages, after)?)
     }
 
