@@ -126,9 +126,10 @@ pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<Collect
     }
 }
 
-/// The simulated time `record` takes for `calls` on an idle, timing-only copy of `rt`'s machine.
+/// The simulated time `record` takes for `calls` on an idle, timing-only copy of `rt`'s machine
+/// that keeps no ops.
 fn dry_run(rt: &Runtime, calls: &[Call], record: Record) -> Result<u64, SchedError> {
-    let scratch = Runtime::new(rt.machine(), Mode::TIMING)?;
+    let scratch = Runtime::new(rt.machine(), Mode::TIMING_LEAN)?;
     let shadow = calls
         .iter()
         .map(|c| {
