@@ -82,9 +82,17 @@ fn recorder(kind: Kind, algo: CollectiveAlgo) -> Record {
 /// Records `kind` for the members' `calls` (checked to agree) with their algorithm, choosing one
 /// first when it is `auto`.
 pub(crate) fn record(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<Vec<OpId>, SchedError> {
-    let algo = calls.first().map_or(CollectiveAlgo::Ring, |c| c.algo);
-    let algo = if algo == CollectiveAlgo::Auto { choose(rt, calls, kind)? } else { algo };
-    recorder(kind, algo)(rt, calls)
+    recorder(kind, resolve(rt, calls, kind)?)(rt, calls)
+}
+
+/// The algorithm that records `kind` for the members' `calls`: theirs, or `auto`'s choice (the
+/// pairwise ring for all-to-all and `all_gather` into a list, which do not choose).
+pub(crate) fn resolve(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<CollectiveAlgo, SchedError> {
+    match calls.first().map_or(CollectiveAlgo::Ring, |c| c.algo) {
+        CollectiveAlgo::Auto if matches!(kind, Kind::AllToAll | Kind::AllGatherList) => Ok(CollectiveAlgo::Ring),
+        CollectiveAlgo::Auto => choose(rt, calls, kind),
+        algo => Ok(algo),
+    }
 }
 
 /// The recorder of `kind` that dispatches on the members' algorithm ([`record`]).

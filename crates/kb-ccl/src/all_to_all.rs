@@ -68,7 +68,7 @@ pub fn all_to_all_single_async(
     }
     let tensors = vec![("output", output.clone()), ("input", input.clone())];
     let call = Call { rank, tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, dispatch(Kind::AllToAll))
+    launch(ctx, group, NAME, call, Kind::AllToAll, dispatch(Kind::AllToAll))
 }
 
 /// Records an all-to-all of the members' inputs (tensor 1) into their outputs (tensor 0), by

@@ -168,7 +168,10 @@ pub fn barrier(ctx: &RankCtx, group: &ProcessGroup) -> Result<(), CclError> {
         algo: CollectiveAlgo::Ring,
     };
     check_algo(ctx, group, "barrier", Kind::AllReduce)?;
-    launch(ctx, group, "barrier", call, |rt, calls| ring::barrier(rt, calls, dispatch(Kind::AllReduce)))?.wait()?;
+    launch(ctx, group, "barrier", call, Kind::AllReduce, |rt, calls| {
+        ring::barrier(rt, calls, dispatch(Kind::AllReduce))
+    })?
+    .wait()?;
     Ok(())
 }
 

@@ -7,12 +7,14 @@
 //! dtypes, sizes, op and root ([`check_calls`]; the first disagreement is the error every member
 //! gets, naming both ranks and values) and records the algorithm's ops on the shared runtime.
 //! It returns one join per member (of the ops touching that member's tensors), which the member
-//! waits on or holds as a [`Work`].
+//! waits on or holds as a [`Work`], and the algorithm that ran, which [`last_algo`] reports.
+
+use std::cell::Cell;
 
 use kb_oplog::{CollectiveAlgo, OpId};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
-use crate::algo::{Kind, dispatch, unsupported};
+use crate::algo::{Kind, dispatch, resolve, unsupported};
 use crate::{CclError, ProcessGroup, ReduceOp};
 
 /// One member's call, as the group's code sees it.
@@ -40,13 +42,26 @@ impl Call {
 /// Records a collective's ops for the group; returns one join per member, in member order.
 pub(crate) type Record = fn(&Runtime, &[Call]) -> Result<Vec<OpId>, SchedError>;
 
+/// The algorithm of the last collective a rank took part in (see [`last_algo`]).
+#[derive(Debug, Default)]
+struct LastAlgo(Cell<Option<CollectiveAlgo>>);
+
+/// The algorithm that recorded the last collective this rank took part in — for `auto`, the one
+/// it picked for that call (never `Auto`) — or `None` before any. As NCCL's debug output names the
+/// algorithm its tuner chose, this is how a sweep reports what `auto` ran at each size.
+pub fn last_algo(ctx: &RankCtx) -> Option<CollectiveAlgo> {
+    ctx.local(LastAlgo::default).0.get()
+}
+
 /// Checks `call` alone, meets the other members of `group` in the rendezvous `name`, and there
-/// checks the calls against each other and records the algorithm with `record`.
+/// checks the calls against each other, settles the algorithm of `kind` (`auto`'s choice) and
+/// records the collective with `record`.
 pub(crate) fn launch(
     ctx: &RankCtx,
     group: &ProcessGroup,
     name: &'static str,
     mut call: Call,
+    kind: Kind,
     record: Record,
 ) -> Result<Work, CclError> {
     for (_, t) in &call.tensors {
@@ -54,10 +69,16 @@ pub(crate) fn launch(
     }
     call.algo = chosen_algo(ctx, group);
     let rt = ctx.runtime().clone();
-    let join = ctx.rendezvous(name, group.ranks(), call, move |calls: Vec<Call>| {
+    let (join, algo) = ctx.rendezvous(name, group.ranks(), call, move |mut calls: Vec<Call>| {
         check_calls(&calls)?;
-        record(&rt, &calls).map_err(|e| e.to_string())
+        let algo = resolve(&rt, &calls, kind).map_err(|e| e.to_string())?;
+        for c in &mut calls {
+            c.algo = algo;
+        }
+        let joins = record(&rt, &calls).map_err(|e| e.to_string())?;
+        Ok(joins.into_iter().map(|j| (j, algo)).collect())
     })?;
+    ctx.local(LastAlgo::default).0.set(Some(algo));
     Ok(Work::from_op(ctx.runtime(), join))
 }
 
@@ -82,7 +103,7 @@ pub(crate) fn launch_kind(
     kind: Kind,
 ) -> Result<Work, CclError> {
     check_algo(ctx, group, name, kind)?;
-    launch(ctx, group, name, call, dispatch(kind))
+    launch(ctx, group, name, call, kind, dispatch(kind))
 }
 
 /// The algorithm a member's call on `group` uses: the group's, else the machine config's.

@@ -46,7 +46,7 @@ pub fn all_gather_async(
     let mut tensors = vec![("input", input.clone())];
     tensors.extend(outputs.iter().map(|t| ("output", t.clone())));
     let call = Call { rank, tensors, op: None, root: None, algo: CollectiveAlgo::Ring };
-    launch(ctx, group, NAME, call, dispatch(Kind::AllGatherList))
+    launch(ctx, group, NAME, call, Kind::AllGatherList, dispatch(Kind::AllGatherList))
 }
 
 /// Checks that there is one output per member, each like `input`, none overlapping another or

@@ -15,7 +15,8 @@
 //! power-of-two size) and the double binary tree (all-reduce). A group picks one with
 //! [`ProcessGroup::with_algo`]; otherwise the machine config's `collectives.algo` applies. `auto`
 //! records the call on a scratch timing-only copy of the machine with each algorithm that can run
-//! it and keeps the fastest, as NCCL's tuner would. Also [`all_gather`] into a list (ring or direct),
+//! it and keeps the fastest, as NCCL's tuner would; [`last_algo`] names the algorithm a rank's
+//! last collective ran. Also [`all_gather`] into a list (ring or direct),
 //! [`all_to_all_single`] with equal splits (pairwise exchange or direct), and point-to-point
 //! [`send`] and [`recv`] (each also `_async`).
 //!
@@ -52,6 +53,7 @@ pub use api::{
     all_gather_into_tensor, all_gather_into_tensor_async, all_reduce, all_reduce_async, barrier, broadcast,
     broadcast_async, reduce, reduce_async, reduce_scatter_tensor, reduce_scatter_tensor_async,
 };
+pub use collective::last_algo;
 pub use error::CclError;
 pub use gather_list::{all_gather, all_gather_async};
 pub use group::{ProcessGroup, new_group};

@@ -486,7 +486,8 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
                     refusal.borrow_mut().get_or_insert_with(|| e.to_string());
                 }
             })?;
-            Ok::<u64, CclError>(work.wait()?)
+            let end = work.wait()?;
+            Ok::<_, CclError>((end, kb_ccl::last_algo(&ctx)))
         })
         .map_err(|e| match refused.borrow_mut().take() {
             Some(message) => Failure::bad_input(message),
@@ -494,7 +495,9 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
             None if e.to_string().contains("out of HBM") => Failure::BadInput(e.into()),
             None => Failure::Internal(e.into()),
         })?;
-    let end = ends.iter().copied().max().unwrap_or(start);
+    let end = ends.iter().map(|e| e.0).max().unwrap_or(start);
+    // What ran: `auto`'s pick for this size, else the algorithm asked for.
+    let ran = ends.first().and_then(|e| e.1).unwrap_or(sweep.algo);
     let time_ps =
         end.checked_sub(start).ok_or_else(|| Failure::Internal(anyhow!("the collective ended before it began")))?;
 
@@ -510,6 +513,7 @@ fn run_size(rt: &Runtime, sweep: &Sweep, size: usize) -> Result<Row, Failure> {
         algbw_gbps: algbw,
         busbw_gbps: algbw * sweep.collective.bus_factor(p),
         wrong,
+        algo: ran.name(),
     })
 }
 

@@ -66,8 +66,9 @@ fn json_has_the_documented_fields() {
     for row in rows(&json) {
         let mut keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["algbw_gbps", "busbw_gbps", "count", "size", "time_us", "wrong"]);
+        assert_eq!(keys, ["algbw_gbps", "algo", "busbw_gbps", "count", "size", "time_us", "wrong"]);
         assert_eq!(row["wrong"], 0);
+        assert_eq!(row["algo"], "ring");
     }
     assert_eq!((rows(&json)[0]["size"].as_u64(), rows(&json)[0]["count"].as_u64()), (Some(64), Some(16)));
     assert_eq!((rows(&json)[1]["size"].as_u64(), rows(&json)[1]["count"].as_u64()), (Some(256), Some(64)));
@@ -177,11 +178,46 @@ fn csv_is_a_header_and_a_row_per_size() {
     let run = kernbench(&["reduce-scatter", "-g", "2", "-b", "256", "-e", "1K", "-o", "min", "--format", "csv"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines[0], "collective,ranks,algo,dtype,op,root,size,count,time_us,algbw_gbps,busbw_gbps,wrong");
+    assert_eq!(lines[0], "collective,ranks,algo,dtype,op,root,size,count,time_us,algbw_gbps,busbw_gbps,wrong,algo_ran");
     assert_eq!(lines.len(), 4);
     assert!(lines[1].starts_with("reduce-scatter,2,ring,f32,min,,256,32,"), "{}", lines[1]);
     assert!(lines[3].starts_with("reduce-scatter,2,ring,f32,min,,1024,128,"), "{}", lines[3]);
-    assert!(lines[1].ends_with(",0"));
+    assert!(lines[1].ends_with(",0,ring"));
+}
+
+#[test]
+fn an_auto_sweep_reports_what_auto_ran_at_each_size() {
+    let args = ["all-reduce", "-g", "8", "-b", "64", "-e", "64M", "-f", "1024", "--algo", "auto", "--timing-only"];
+    let json = kernbench(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(json.code, 0, "{json:?}");
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["algo"], "auto");
+    let ran: Vec<&str> = value["rows"].as_array().unwrap().iter().map(|r| r["algo"].as_str().unwrap()).collect();
+    assert_eq!(ran.len(), 3);
+    assert!(ran.iter().all(|a| ["ring", "tree", "halving-doubling", "direct"].contains(a)), "{ran:?}");
+    // Each size's time is that algorithm's own, run by name.
+    for (row, algo) in value["rows"].as_array().unwrap().iter().zip(&ran) {
+        let size = row["size"].to_string();
+        let named = kernbench(&[
+            "all-reduce",
+            "-g",
+            "8",
+            "-b",
+            &size,
+            "-e",
+            &size,
+            "--algo",
+            algo,
+            "--timing-only",
+            "--format",
+            "json",
+        ]);
+        let named: serde_json::Value = serde_json::from_str(&named.stdout).unwrap();
+        assert_eq!(named["rows"][0]["time_us"], row["time_us"], "{size} B by {algo}");
+    }
+    let table = kernbench(&args);
+    let line = table.stdout.lines().find(|l| l.starts_with("# auto ran")).expect("the table names auto's picks");
+    assert!(line.contains(ran[0]), "{line}");
 }
 
 #[test]

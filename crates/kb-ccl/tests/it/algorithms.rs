@@ -373,3 +373,41 @@ fn auto_passes_over_an_algorithm_whose_buffers_do_not_fit() {
         }
     }
 }
+
+#[test]
+fn last_algo_names_what_auto_ran_and_auto_takes_that_algorithms_time() {
+    // Small tensors favour few steps, large ones the pipelined ring: auto's pick is reported per
+    // call, and running the reported algorithm by name takes exactly auto's time.
+    let spec = || {
+        let mut spec = MachineSpec::default();
+        spec.cluster.ranks = 8;
+        spec
+    };
+    let mut picks = Vec::new();
+    for count in [16usize, 1 << 22] {
+        let span = move |algo: CollectiveAlgo| {
+            let rt = Runtime::new(spec(), Mode::TIMING_LEAN).unwrap();
+            let got = rt
+                .spawn(8, move |ctx| {
+                    let before = kb_ccl::last_algo(&ctx);
+                    let t = ctx.device().empty(&[count], DType::F32)?;
+                    let start = ctx.runtime().now();
+                    let group = ProcessGroup::world(&ctx).with_algo(algo);
+                    let end = kb_ccl::all_reduce_async(&ctx, &group, &t, ReduceOp::Sum)?.wait()?;
+                    Ok::<_, CclError>((before, end - start, kb_ccl::last_algo(&ctx)))
+                })
+                .unwrap();
+            assert!(got.iter().all(|g| g.0.is_none()), "nothing is reported before a collective");
+            assert!(got.iter().all(|g| g.2 == got[0].2), "every member reports the same algorithm");
+            (got[0].1, got[0].2.expect("an algorithm ran"))
+        };
+        let (auto_time, picked) = span(CollectiveAlgo::Auto);
+        assert_ne!(picked, CollectiveAlgo::Auto, "{count} elements: auto reports its pick");
+        assert_eq!(span(picked), (auto_time, picked), "{count} elements: {picked} by name times as auto did");
+        for other in ALGOS.into_iter().filter(|&a| a != picked) {
+            assert!(span(other).0 >= auto_time, "{count} elements: {other} beats auto's {picked}");
+        }
+        picks.push(picked);
+    }
+    assert_ne!(picks[0], picks[1], "the pick depends on the size: {picks:?}");
+}

@@ -4,10 +4,14 @@
 //!   time, algbw, busbw, #wrong) and one row per size in its layout — `redop` is `none` and `root`
 //!   `-1` where the collective has none, `#wrong` is `N/A` when nothing was checked — then the
 //!   footer lines `# Out of bounds values` and `# Avg bus bandwidth` (the mean of the rows' busbw).
+//!   With `--algo auto`, a comment line before the footer names the algorithm auto ran at each
+//!   size, ranges of sizes with the same pick together.
 //! - JSON: `collective`, `ranks`, `algo`, `dtype` (kernbench's name: `f32`, `f16`, `bf16`, `i32`),
 //!   `op` (`null` without one), `root` (`null` without one) and `rows`, each with `size`, `count`,
-//!   `time_us`, `algbw_gbps`, `busbw_gbps` and `wrong` (`null` when not checked).
-//! - CSV: a header line and one row per size, the sweep's fields repeated on each row.
+//!   `time_us`, `algbw_gbps`, `busbw_gbps`, `wrong` (`null` when not checked) and `algo` (the
+//!   algorithm that ran: `auto`'s pick for that size).
+//! - CSV: a header line and one row per size, the sweep's fields repeated on each row, and the
+//!   algorithm that ran last (`algo_ran`).
 
 use crate::cli::Format;
 
@@ -26,6 +30,8 @@ pub(crate) struct Row {
     pub(crate) busbw_gbps: f64,
     /// Elements that differ from the host reference, over all ranks; `None` when not checked.
     pub(crate) wrong: Option<u64>,
+    /// The algorithm that ran (for `auto`, its pick for this size).
+    pub(crate) algo: &'static str,
 }
 
 /// A whole sweep.
@@ -66,7 +72,7 @@ pub(crate) struct Report {
 }
 
 /// CSV columns.
-const CSV_HEADER: &str = "collective,ranks,algo,dtype,op,root,size,count,time_us,algbw_gbps,busbw_gbps,wrong";
+const CSV_HEADER: &str = "collective,ranks,algo,dtype,op,root,size,count,time_us,algbw_gbps,busbw_gbps,wrong,algo_ran";
 
 /// A time in µs as nccl-tests prints it: fewer decimals as it grows, 7 characters.
 fn time_text(us: f64) -> String {
@@ -99,7 +105,7 @@ impl Report {
                 let mut text = format!("{CSV_HEADER}\n");
                 for r in &self.rows {
                     text.push_str(&format!(
-                        "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                         self.collective,
                         self.ranks,
                         self.algo,
@@ -111,12 +117,33 @@ impl Report {
                         r.time_us,
                         r.algbw_gbps,
                         r.busbw_gbps,
-                        r.wrong.map_or_else(String::new, |w| w.to_string())
+                        r.wrong.map_or_else(String::new, |w| w.to_string()),
+                        r.algo
                     ));
                 }
                 text
             }
         }
+    }
+
+    /// What `auto` ran, as ranges of sizes: "ring 1024–65536 B, tree 131072 B".
+    fn auto_picks(&self) -> String {
+        let mut runs: Vec<(&str, usize, usize)> = Vec::new();
+        for r in &self.rows {
+            match runs.last_mut() {
+                Some((algo, _, last)) if *algo == r.algo => *last = r.size,
+                _ => runs.push((r.algo, r.size, r.size)),
+            }
+        }
+        let text: Vec<String> = runs
+            .iter()
+            .map(
+                |&(algo, first, last)| {
+                    if first == last { format!("{algo} {first} B") } else { format!("{algo} {first}–{last} B") }
+                },
+            )
+            .collect();
+        text.join(", ")
     }
 
     /// The mean of the rows' bus bandwidths (0 without rows).
@@ -162,6 +189,9 @@ impl Report {
                 r.wrong.map_or_else(|| "N/A".to_string(), |w| w.to_string())
             ));
         }
+        if self.algo == "auto" && !self.rows.is_empty() {
+            t.push_str(&format!("# auto ran             : {}\n", self.auto_picks()));
+        }
         let wrong: u64 = self.rows.iter().filter_map(|r| r.wrong).sum();
         let status = if !self.check {
             "N/A"
@@ -190,8 +220,24 @@ mod tests {
             op: Some("sum"),
             root: None,
             rows: vec![
-                Row { size: 1024, count: 256, time_us: 2.5, algbw_gbps: 0.4096, busbw_gbps: 0.6144, wrong },
-                Row { size: 2048, count: 512, time_us: 150.25, algbw_gbps: 0.25, busbw_gbps: 0.375, wrong },
+                Row {
+                    size: 1024,
+                    count: 256,
+                    time_us: 2.5,
+                    algbw_gbps: 0.4096,
+                    busbw_gbps: 0.6144,
+                    wrong,
+                    algo: "ring",
+                },
+                Row {
+                    size: 2048,
+                    count: 512,
+                    time_us: 150.25,
+                    algbw_gbps: 0.25,
+                    busbw_gbps: 0.375,
+                    wrong,
+                    algo: "ring",
+                },
             ],
             type_name: "float",
             topology: "ring",
@@ -231,10 +277,28 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(keys, ["algo", "collective", "dtype", "op", "ranks", "root", "rows"]);
         assert!(value["rows"][0]["wrong"].is_null());
+        let mut row_keys: Vec<&str> = value["rows"][0].as_object().unwrap().keys().map(String::as_str).collect();
+        row_keys.sort_unstable();
+        assert_eq!(row_keys, ["algbw_gbps", "algo", "busbw_gbps", "count", "size", "time_us", "wrong"]);
         let csv = report(Some(3)).render(Format::Csv);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], super::CSV_HEADER);
-        assert_eq!(lines[1], "all-reduce,4,ring,f32,sum,,1024,256,2.5,0.4096,0.6144,3");
+        assert_eq!(lines[1], "all-reduce,4,ring,f32,sum,,1024,256,2.5,0.4096,0.6144,3,ring");
         assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn an_auto_sweep_names_what_auto_ran_by_ranges_of_sizes() {
+        let mut r = report(Some(0));
+        assert!(!r.render(Format::Table).contains("# auto ran"), "only an auto sweep has the line");
+        r.algo = "auto";
+        let big = Row { size: 4096, algo: "tree", ..r.rows[0].clone() };
+        r.rows.push(big);
+        let text = r.render(Format::Table);
+        let line = text.lines().find(|l| l.starts_with("# auto ran")).expect("the auto line");
+        assert_eq!(line, "# auto ran             : ring 1024–2048 B, tree 4096 B");
+        let value: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
+        assert_eq!(value["algo"], "auto");
+        assert_eq!(value["rows"][2]["algo"], "tree");
     }
 }
