@@ -74,10 +74,6 @@ impl Stage {
     pub fn duration(&self) -> u64 {
         self.duration
     }
-
-    fn count(&self) -> u8 {
-        if self.resources[1] == NONE { 1 } else { 2 }
-    }
 }
 
 /// The stages of an op. Most ops have one, so it is stored inline.
@@ -713,27 +709,23 @@ impl Engine {
     /// starts the stage.
     #[inline]
     fn acquired(&mut self, slot: u32) {
-        let now = self.now;
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.held += 1;
-        let stage_index = hot.stage as usize;
-        let stage = if hot.stages.resources[0] != NONE {
-            hot.stages
-        } else {
-            self.many[hot.stages.resources[1] as usize][stage_index]
-        };
-        if hot.held < stage.count() {
-            let next = stage.resources[hot.held as usize];
+        let single = hot.stages.resources[0] != NONE;
+        let stage = if single { hot.stages } else { self.many[hot.stages.resources[1] as usize][hot.stage as usize] };
+        // A stage holds one or two resources; with the first, it queues for the second.
+        if hot.held == 1 && stage.resources[1] != NONE {
             let seq = hot.seq;
-            self.queues.wait(next, seq, slot);
+            self.queues.wait(stage.resources[1], seq, slot);
             return;
         }
-        if stage_index == 0 {
+        let now = self.now;
+        if hot.stage == 0 {
             hot.start = now;
         }
         let succ = hot.succ;
-        if self.retain && hot.stages.resources[0] == NONE {
+        if !single && self.retain {
             let id = mint(slot, hot.version);
             match self.stage_starts.get_mut(id) {
                 Some(starts) => starts.push(now),
@@ -741,9 +733,6 @@ impl Engine {
                     self.stage_starts.insert(id, vec![now]);
                 }
             }
-        }
-        for r in stage.resources() {
-            self.queues.serve(r, stage.duration);
         }
         if succ != NONE {
             prefetch(&self.hot[succ as usize]);
@@ -768,9 +757,9 @@ impl Engine {
         hot.held = 0;
         let seq = hot.seq;
         let [a, b] = stage.resources;
-        self.queues.free(a);
+        self.queues.release(a, stage.duration);
         if b != NONE {
-            self.queues.free(b);
+            self.queues.release(b, stage.duration);
         }
         match next {
             Some(r) => self.queues.wait(r, seq, slot),

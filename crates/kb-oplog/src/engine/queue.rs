@@ -3,11 +3,10 @@
 //!
 //! Most resources have at most one waiter at a time (a chain of ops on a PE, a ring step on a
 //! link), so a resource keeps its lowest waiter inline in a one-cache-line record (with what it
-//! has served), and only spills the others into a heap of its own when several wait at once: a
-//! grant touches one line of the resource.
+//! has served), and only spills the others into a sorted queue of its own when several wait at
+//! once: a grant touches one line of the resource.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 const NONE: u32 = u32::MAX;
 
@@ -29,18 +28,18 @@ struct Res {
     busy: u32,
     /// Slots it has.
     slots: u32,
-    /// Index of its overflow heap in `Queues::heaps`, `NONE` until it first needs one.
-    heap: u32,
+    /// Index of its overflow queue in `Queues::spilled`, `NONE` until it first needs one.
+    spill: u32,
 }
-
-/// A waiter in an overflow heap: (sequence number, slot), lowest first.
-type Waiter = Reverse<(u64, u32)>;
 
 /// The queues of every resource, and the dirty set. See the module documentation.
 #[derive(Debug)]
 pub(crate) struct Queues {
     res: Vec<Res>,
-    heaps: Vec<BinaryHeap<Waiter>>,
+    /// Per resource that ever had two waiters: the waiters after its inline one, as (sequence
+    /// number, slot) in ascending order. Waiters mostly arrive in recording order, so keeping
+    /// them sorted costs an append; a late arrival is placed by binary search.
+    spilled: Vec<VecDeque<(u64, u32)>>,
     dirty: DirtySet,
 }
 
@@ -56,11 +55,11 @@ impl Queues {
                 len: 0,
                 busy: 0,
                 slots: slots.max(1),
-                heap: NONE,
+                spill: NONE,
             })
             .collect();
         let dirty = DirtySet::new(res.len());
-        Queues { res, heaps: Vec::new(), dirty }
+        Queues { res, spilled: Vec::new(), dirty }
     }
 
     /// Empties every queue and frees every slot.
@@ -72,8 +71,8 @@ impl Queues {
             r.busy = 0;
             r.min_slot = NONE;
         }
-        for h in &mut self.heaps {
-            h.clear();
+        for q in &mut self.spilled {
+            q.clear();
         }
         self.dirty.clear();
     }
@@ -93,7 +92,7 @@ impl Queues {
     }
 
     /// [`Queues::wait`] on a resource that already has a waiter: the higher of the two goes to
-    /// its heap.
+    /// its spill queue.
     #[cold]
     #[inline(never)]
     fn spill(&mut self, r: u32, seq: u64, slot: u32) {
@@ -106,19 +105,29 @@ impl Queues {
         } else {
             (seq, slot)
         };
-        if res.heap == NONE {
-            res.heap = self.heaps.len() as u32;
-            self.heaps.push(BinaryHeap::new());
+        if res.spill == NONE {
+            res.spill = self.spilled.len() as u32;
+            self.spilled.push(VecDeque::new());
         }
-        self.heaps[res.heap as usize].push(Reverse(spilled));
+        let queue = &mut self.spilled[res.spill as usize];
+        match queue.back() {
+            Some(&last) if last > spilled => {
+                let at = queue.partition_point(|&w| w < spilled);
+                queue.insert(at, spilled);
+            }
+            _ => queue.push_back(spilled),
+        }
         res.len += 1;
     }
 
-    /// Frees one slot of resource `r`; marks it dirty if an op waits for it.
+    /// Frees one slot of resource `r` at the end of a stage of `duration` picoseconds, which it
+    /// counts as served; marks it dirty if an op waits for it.
     #[inline(always)]
-    pub(crate) fn free(&mut self, r: u32) {
+    pub(crate) fn release(&mut self, r: u32, duration: u64) {
         let res = &mut self.res[r as usize];
         res.busy -= 1;
+        res.time += duration;
+        res.stages += 1;
         if res.len > 0 {
             self.dirty.insert(r);
         }
@@ -145,17 +154,9 @@ impl Queues {
     #[inline(never)]
     fn unspill(&mut self, r: u32) {
         let res = &mut self.res[r as usize];
-        let Reverse((seq, next)) = self.heaps[res.heap as usize].pop().expect("spilled waiters");
+        let (seq, next) = self.spilled[res.spill as usize].pop_front().expect("spilled waiters");
         res.min_seq = seq;
         res.min_slot = next;
-    }
-
-    /// Counts a stage of `duration` picoseconds served by resource `r`.
-    #[inline(always)]
-    pub(crate) fn serve(&mut self, r: u32, duration: u64) {
-        let res = &mut self.res[r as usize];
-        res.time += duration;
-        res.stages += 1;
     }
 
     /// Picoseconds of stage time resource `r` has served, and how many stages.
@@ -275,7 +276,7 @@ mod tests {
                 }
                 // Free every slot, as stages ending would.
                 for _ in 0..slots.min(got.len() as u32) {
-                    q.free(0);
+                    q.release(0, 1);
                 }
             }
             prop_assert_eq!(got, unique);
