@@ -565,12 +565,13 @@ impl MinimalRadix {
 /// One forward of kb-tp's `ParallelMLP` (hidden → 4·hidden → hidden, f16, zero weights filled on
 /// the devices) on `tp` ranks of the default machine, timing only: each rank initialises its
 /// groups, builds its shards and a [`batch`, `hidden`] input, waits for their fills, and runs the
-/// forward. Returns the simulated time of the forward in picoseconds (from the moment every
+/// forward, on a runtime of `mode` (timing only: `kernbench mlp --timing-only` keeps no ops unless
+/// it traces). Returns the simulated time of the forward in picoseconds (from the moment every
 /// rank's inputs are in place to the end of its last op).
-pub fn mlp_forward_timing(tp: usize, batch: usize, hidden: usize) -> Result<u64, kb_sched::SpawnError> {
+pub fn mlp_forward_timing(tp: usize, batch: usize, hidden: usize, mode: Mode) -> Result<u64, kb_sched::SpawnError> {
     let mut spec = MachineSpec::default();
     spec.cluster.ranks = tp as u32;
-    let rt = kb_sched::Runtime::new(spec, Mode::TIMING).map_err(|e| kb_sched::SpawnError::Setup(e.to_string()))?;
+    let rt = kb_sched::Runtime::new(spec, mode).map_err(|e| kb_sched::SpawnError::Setup(e.to_string()))?;
     let ready = rt.spawn(tp, move |ctx| {
         kb_tp::initialize_model_parallel(&ctx, tp, 1)?;
         let block = kb_tp::ParallelMLP::new(&ctx, hidden, 4 * hidden, DType::F16)?;
@@ -609,10 +610,12 @@ mod tests {
     #[test]
     fn the_mlp_fixture_runs_a_forward_with_its_all_reduce() {
         // The bench's program at a small size: T = 8, B = 8, H = 256.
-        let t8 = mlp_forward_timing(8, 8, 256).unwrap();
-        let t1 = mlp_forward_timing(1, 8, 256).unwrap();
+        let t8 = mlp_forward_timing(8, 8, 256, Mode::TIMING_LEAN).unwrap();
+        let t1 = mlp_forward_timing(1, 8, 256, Mode::TIMING_LEAN).unwrap();
         assert!(t8 > 0 && t1 > 0);
         assert_ne!(t8, t1, "eight ranks split the GEMMs and add an all-reduce");
+        // Keeping the ops or not changes nothing in the timing.
+        assert_eq!(mlp_forward_timing(8, 8, 256, Mode::TIMING).unwrap(), t8);
     }
 
     #[test]
