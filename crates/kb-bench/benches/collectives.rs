@@ -10,21 +10,21 @@
 //! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
 //!
 //! Measured 2026-12-02, session 3 (AMD EPYC Zen 4, 2 vCPUs, release, criterion medians):
-//! - 1 MiB on 1024 ranks, the whole run: 398 ms (390–406 ms) — target ≤ 100 ms not met; it was
-//!   0.77–0.88 s before this session's engine work and before the ring's ops were recorded by
-//!   their cost. Side by side, the minimal Rust loop for that ring alone (materialised graph,
-//!   flat arrays, radix queue): 127 ms, so kernbench takes 3.1× the minimal loop; the issue's
-//!   30 ms figure is for a loop that generates and retires ops as it goes, which this reference
-//!   does not. The SimPy + greenlet script (`benches/ring_simpy.py`) took 209 s in the previous
-//!   session and was not rerun.
+//! - 1 MiB on 1024 ranks, the whole run: 349 ms (339–361 ms) — target ≤ 100 ms not met; it was
+//!   0.77–0.88 s at the start of the session. Side by side, the minimal Rust loop for that ring
+//!   alone (materialised graph, flat arrays, radix queue): 141 ms, so kernbench takes 2.5× the
+//!   minimal loop (the target is about 3.3× its 30 ms figure, which is for a loop that
+//!   generates and retires ops as it goes, which this reference does not). The SimPy + greenlet
+//!   script (`benches/ring_simpy.py`) took 209 s in the previous session and was not rerun.
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 155 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive (it was 729 MiB when every op was recorded at the rendezvous).
-//! - 128 MiB on 8 ranks: 1.02 ms.
+//! - 128 MiB on 8 ranks: 1.06 ms.
 //!
-//! Where the 398 ms go: the engine's own work is about 250 ms of it (timing the same ring's ops
-//! added straight to an engine, wave by wave, takes that long), the rest is the plan's per-slot
-//! bookkeeping and the rank scheduler.
+//! Where the 349 ms go: the engine's own work is about half (timing the same ring's ops added
+//! straight to an engine, wave by wave, takes 170 ms: about 55 ns per op); the rest is the plan's
+//! per-slot bookkeeping (a million slots for 1024 ranks), the ring's own loop, and the rank
+//! scheduler waiting on 1024 joins.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]

@@ -11,27 +11,28 @@
 //! and with it (`reference_minimal_loop_build_and_run`). The engine's like-for-like figure is
 //! `time_1M_ops_recorded_run_only`: timing a log already recorded into it.
 //!
-//! Measured 2026-12-02 (AMD EPYC Zen 4, one core, release, criterion medians), after op ids
-//! became slot + version (no slotmap lookups), per-resource queues became one-line records with
-//! the lowest waiter inline plus a bitset of dirty resources, queue fast paths were inlined and
-//! the successor of a starting op is prefetched:
+//! Measured 2026-12-02 (AMD EPYC Zen 4, one core, release, criterion medians, the machine shared
+//! and loaded), after op ids became slot + version (no slotmap lookups), per-resource queues became
+//! one-line records with the lowest waiter inline, later ones in a sorted deque, plus a bitset of
+//! dirty resources, and the successor of a starting op is prefetched:
 //!
 //! | variant                                             | time     | ops per second |
 //! |-----------------------------------------------------|----------|----------------|
-//! | `time_1M_ops_recorded_run_only`                     | 48.3 ms  | 20.7 M         |
-//! | `reference_minimal_loop_run_only`                   | 47.4 ms  | 21.1 M         |
-//! | `time_1M_ops_retained_reused_engine` (add + run)    | 65.4 ms  | 15.3 M         |
-//! | `reference_minimal_loop_build_and_run`              | 90.1 ms  | 11.1 M         |
-//! | `time_1M_ops_retained` (fresh engine, add + run)    | 119 ms   |  8.4 M         |
-//! | `time_1M_ops_lean` (fresh engine)                   | 126 ms   |  8.0 M         |
-//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 71.1 ms  | 14.1 M         |
+//! | `time_1M_ops_recorded_run_only`                     | 44.0 ms  | 22.7 M         |
+//! | `reference_minimal_loop_run_only`                   | 48.1 ms  | 20.8 M         |
+//! | `time_1M_ops_retained_reused_engine` (add + run)    | 54.7 ms  | 18.3 M         |
+//! | `reference_minimal_loop_build_and_run`              | 74.2 ms  | 13.5 M         |
+//! | `time_1M_ops_retained` (fresh engine, add + run)    | 105 ms   |  9.5 M         |
+//! | `time_1M_ops_lean` (fresh engine)                   | 96.2 ms  | 10.4 M         |
+//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 60.7 ms  | 16.5 M         |
 //!
-//! The engine times a recorded log at 0.98× the minimal loop's speed over its materialised graph
-//! (best runs outside criterion, same session: 36 ms against 33 ms, 27.7 M against 30 M ops/s —
-//! the issue's 25–29 M band for that loop), and adds and times a log faster than the minimal loop
-//! builds and times its graph. Absolute figures drifted by 1.5× within the session on this
-//! shared machine; the ratios held. A fresh engine pays page faults on its 64 MB of op records
-//! (criterion builds a new one per iteration).
+//! Against the issue's reference, side by side: the engine times a recorded log at 1.09× the
+//! speed of the minimal loop over its materialised graph, and records and times a log at 1.36×
+//! the speed at which the minimal loop builds and times its graph. The issue puts that loop at
+//! 25–29 M ops/s on these machines; best runs here, quiet, alternating: the engine's run 30–31 ms
+//! (32–33 M ops/s) against the minimal loop's 32–35 ms. Absolute figures drifted 1.5× within the
+//! session on this shared machine; the ratios held. A fresh engine pays page faults on its 64 MB
+//! of op records (criterion builds a new one per iteration).
 //!
 //! Memory: 72 bytes per op retained (target ≤ 128: met).
 
