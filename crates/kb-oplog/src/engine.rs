@@ -7,7 +7,8 @@
 //! first stage, acquiring them in ascending resource index (one global order, so holding one while
 //! waiting for the next can never deadlock), runs for the stage's duration, releases them and moves
 //! to its next stage. A resource with a free slot serves the waiting op with the lowest sequence
-//! number (recording order): ties break by op id, so the simulation is deterministic.
+//! number (recording order, or a number reserved earlier with [`Engine::reserve_seqs`] for a batch
+//! recorded wave by wave): every op has its own, so the simulation is deterministic.
 //!
 //! The engine is incremental. Ops are added at any time and become ready no earlier than the
 //! engine's current time (an op recorded after the host observed time `t` cannot start before `t`).
