@@ -10,14 +10,31 @@ use crate::{DType, MemError};
 /// The largest rank a layout may have.
 pub const MAX_RANK: usize = 8;
 
-/// Up to [`MAX_RANK`] extents or strides, stored inline so a layout never allocates.
+/// Up to [`MAX_RANK`] extents, strides or indices, stored inline so a layout — or a box of one
+/// (an index and an extent per dimension) — never allocates. Reads as a slice.
 #[derive(Clone, Copy)]
-struct Dims {
+pub struct Dims {
     len: u8,
     v: [usize; MAX_RANK],
 }
 
 impl Dims {
+    /// `values`, inline; an error past [`MAX_RANK`] entries.
+    pub fn new(values: &[usize]) -> Result<Dims, MemError> {
+        if values.len() > MAX_RANK {
+            return Err(MemError::RankTooLarge { rank: values.len(), max: MAX_RANK });
+        }
+        Ok(Dims::from_slice(values))
+    }
+
+    /// `rank` zeros; an error past [`MAX_RANK`].
+    pub fn zeros(rank: usize) -> Result<Dims, MemError> {
+        if rank > MAX_RANK {
+            return Err(MemError::RankTooLarge { rank, max: MAX_RANK });
+        }
+        Ok(Dims { len: rank as u8, v: [0; MAX_RANK] })
+    }
+
     /// `values` must have at most [`MAX_RANK`] entries (checked by every constructor of `Layout`).
     fn from_slice(values: &[usize]) -> Dims {
         let mut v = [0; MAX_RANK];

@@ -40,6 +40,6 @@ mod store;
 pub use alloc::Allocator;
 pub use dtype::{DType, Element, f64_to_f32_odd, i64_to_f32_odd};
 pub use error::MemError;
-pub use layout::{Layout, MAX_RANK};
+pub use layout::{Dims, Layout, MAX_RANK};
 pub use space::{Region, Space};
 pub use store::{MemoryStore, PAGE_SIZE};

@@ -209,18 +209,18 @@ impl<'a> Program<'a> {
             other => other,
         })?;
         // Estimate when it ends: after its dependencies within the program and its first unit.
-        let stages = inner.sim.engine().stages(id).map(<[_]>::to_vec).unwrap_or_default();
-        drop(inner);
+        let stages = inner.sim.engine().stages(id).unwrap_or(&[]);
         let dep_end =
             hazard_deps.iter().filter_map(|d| self.est.op_end.get(d)).copied().max().unwrap_or(self.est.start);
         let first = stages.first().and_then(|s| s.resources().next());
         let unit_free = first.and_then(|r| self.est.unit_free.get(&r)).copied().unwrap_or(self.est.start);
         let end = dep_end.max(unit_free) + stages.iter().map(|s| s.duration()).sum::<u64>();
-        for s in &stages {
+        for s in stages {
             for r in s.resources() {
                 self.est.unit_free.insert(r, end);
             }
         }
+        drop(inner);
         self.est.op_end.insert(id, end);
         self.est.end = self.est.end.max(end);
         self.ops.push(id);
@@ -292,7 +292,7 @@ impl<'a> Program<'a> {
                 ptr.tensor.layout(),
                 &ptr.offsets,
                 &extent,
-            );
+            )?;
             self.record(OpKind::Dma { pe: self.pe, src, dst }, "load", &[from], &[tile.touch()])?;
         }
         Ok(tile)
@@ -327,7 +327,7 @@ impl<'a> Program<'a> {
             ptr.tensor.layout(),
             &ptr.offsets,
             &extent,
-        );
+        )?;
         self.record(OpKind::Dma { pe: self.pe, src, dst }, "store", &[tile.touch()], &[to])?;
         Ok(())
     }

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use kb_mem::{Allocator, Layout, MemError, Space};
+use kb_mem::{Allocator, Dims, Layout, MemError, Space};
 use kb_oplog::{OpId, Sim};
 
 slotmap::new_key_type! {
@@ -27,10 +27,12 @@ pub(crate) struct Touch {
     pub(crate) elem_size: usize,
     /// The view the box indexes.
     pub(crate) layout: Layout,
-    /// The box's first index per dimension.
-    pub(crate) start: Vec<usize>,
+    /// The box's first index per dimension (inline: a touch never allocates).
+    pub(crate) start: Dims,
     /// The box's extent per dimension.
-    pub(crate) extent: Vec<usize>,
+    pub(crate) extent: Dims,
+    /// Element offsets `[first, end)` the box spans in its storage (empty when the box is).
+    span: (usize, usize),
 }
 
 impl Touch {
@@ -40,28 +42,34 @@ impl Touch {
             storage,
             elem_size,
             layout: layout.clone(),
-            start: vec![0; layout.rank()],
-            extent: layout.shape().to_vec(),
+            start: Dims::zeros(layout.rank()).expect("a layout's rank is at most MAX_RANK"),
+            extent: Dims::new(layout.shape()).expect("a layout's rank is at most MAX_RANK"),
+            span: Touch::span_of(layout),
         }
     }
 
-    /// A block of a view.
+    /// A block of a view: the box of `start` and `extent` (checked against the view).
     pub(crate) fn block(
         storage: StorageId,
         elem_size: usize,
         layout: &Layout,
         start: &[usize],
         extent: &[usize],
-    ) -> Touch {
-        Touch { storage, elem_size, layout: layout.clone(), start: start.to_vec(), extent: extent.to_vec() }
+    ) -> Result<Touch, MemError> {
+        let block = layout.sub_block(start, extent)?;
+        Ok(Touch {
+            storage,
+            elem_size,
+            layout: layout.clone(),
+            start: Dims::new(start)?,
+            extent: Dims::new(extent)?,
+            span: Touch::span_of(&block),
+        })
     }
 
-    /// Element offsets `[first, end)` the box spans in its storage (empty when the box is).
-    fn span(&self) -> (usize, usize) {
-        match self.layout.sub_block(&self.start, &self.extent) {
-            Ok(b) if b.numel() > 0 => (b.offset(), b.span()),
-            _ => (0, 0),
-        }
+    /// The element offsets a layout spans, `(0, 0)` when it is empty.
+    fn span_of(block: &Layout) -> (usize, usize) {
+        if block.numel() > 0 { (block.offset(), block.span()) } else { (0, 0) }
     }
 }
 
@@ -70,22 +78,22 @@ impl Touch {
 struct Access {
     op: OpId,
     touch: Touch,
-    span: (usize, usize),
 }
 
 impl Access {
     /// Whether two accesses may touch a common element: exactly, when both index the same view
     /// (boxes intersect); conservatively otherwise (element spans intersect).
-    fn overlaps(&self, touch: &Touch, span: (usize, usize)) -> bool {
-        if span.0 >= span.1 || self.span.0 >= self.span.1 || span.1 <= self.span.0 || self.span.1 <= span.0 {
+    fn overlaps(&self, touch: &Touch) -> bool {
+        let (span, mine) = (touch.span, self.touch.span);
+        if span.0 >= span.1 || mine.0 >= mine.1 || span.1 <= mine.0 || mine.1 <= span.0 {
             return false;
         }
         if touch.layout == self.touch.layout && touch.layout.rank() > 0 {
             return touch
                 .start
                 .iter()
-                .zip(&touch.extent)
-                .zip(self.touch.start.iter().zip(&self.touch.extent))
+                .zip(touch.extent.iter())
+                .zip(self.touch.start.iter().zip(self.touch.extent.iter()))
                 .all(|((&s, &e), (&os, &oe))| s < os + oe && os < s + e);
         }
         true
@@ -108,16 +116,15 @@ pub(crate) struct Hazards {
 impl Hazards {
     /// Dependencies of an op touching `touch`, reading or writing.
     pub(crate) fn deps(&self, touch: &Touch, write: bool, out: &mut Vec<OpId>) {
-        let span = touch.span();
-        out.extend(self.writes.iter().filter(|a| a.overlaps(touch, span)).map(|a| a.op));
+        out.extend(self.writes.iter().filter(|a| a.overlaps(touch)).map(|a| a.op));
         if write {
-            out.extend(self.reads.iter().filter(|a| a.overlaps(touch, span)).map(|a| a.op));
+            out.extend(self.reads.iter().filter(|a| a.overlaps(touch)).map(|a| a.op));
         }
     }
 
     /// Notes that `op` touches `touch` of a storage of `storage_bytes`.
     pub(crate) fn note(&mut self, op: OpId, touch: &Touch, write: bool, storage_bytes: u64, sim: &Sim) {
-        let span = touch.span();
+        let span = touch.span;
         let covers = span.0 == 0 && (span.1 * touch.elem_size) as u64 >= storage_bytes && touch.layout.is_contiguous();
         if write && covers {
             self.writes.clear();
@@ -127,7 +134,7 @@ impl Hazards {
         if list.len() >= 64 && list.len().is_power_of_two() {
             list.retain(|a| !sim.is_done(a.op));
         }
-        list.push(Access { op, touch: touch.clone(), span });
+        list.push(Access { op, touch: touch.clone() });
     }
 
     /// Every op still touching the storage.
@@ -144,12 +151,10 @@ impl Hazards {
     /// to any part of the storage must wait for.
     pub(crate) fn fenced(fence: Vec<OpId>, storage: StorageId) -> Hazards {
         // A box of no view, spanning everything: it overlaps every access.
-        let touch = Touch { storage, elem_size: 1, layout: Layout::scalar(), start: vec![], extent: vec![] };
-        let span = (0, usize::MAX);
-        Hazards {
-            writes: Vec::new(),
-            reads: fence.into_iter().map(|op| Access { op, touch: touch.clone(), span }).collect(),
-        }
+        let none = Dims::zeros(0).expect("rank 0");
+        let touch =
+            Touch { storage, elem_size: 1, layout: Layout::scalar(), start: none, extent: none, span: (0, usize::MAX) };
+        Hazards { writes: Vec::new(), reads: fence.into_iter().map(|op| Access { op, touch: touch.clone() }).collect() }
     }
 }
 
