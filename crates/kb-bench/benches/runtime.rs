@@ -5,6 +5,11 @@
 //! Issue 4 asks for the ops/s figure. Measured 2026-11-24 (AMD EPYC Zen 4, one core, release):
 //! 102 401 ops (1024 programs) recorded and timed in 226 ms lean (≈ 453 k ops/s, kernel code,
 //! block pointers, hazards, validation, cost model and engine included), simulating 5787 µs.
+//!
+//! Measured 2026-12-02, session 3, after a touch keeps its box inline and its span computed once
+//! and the engine was reworked: 177 ms lean (≈ 580 k ops/s; 165–187 ms), 219 ms keeping every op
+//! (≈ 467 k ops/s). Side by side with the previous commit, best of three runs each, alternating:
+//! 182–200 ms → 143–162 ms lean.
 
 // A bench reports its op count to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
