@@ -220,6 +220,8 @@ struct Hot {
     /// Resources of the current stage acquired so far.
     held: u8,
     state: OpState,
+    /// Whether ending raises the watch flag ([`Engine::watch`]).
+    watched: bool,
 }
 
 // One record per cache line.
@@ -279,6 +281,8 @@ pub struct Engine {
     /// The largest sequence number, at least `alarm`, of an op that has ended since the alarm was
     /// set.
     rung: Option<u64>,
+    /// Whether a watched op has ended since the flag was last taken ([`Engine::watch`]).
+    watch_rung: bool,
 }
 
 /// The id of the op in `slot` at `version`.
@@ -322,6 +326,7 @@ impl Engine {
             stage_starts: SecondaryMap::new(),
             alarm: u64::MAX,
             rung: None,
+            watch_rung: false,
         }
     }
 
@@ -389,6 +394,7 @@ impl Engine {
         self.stage_starts.clear();
         self.alarm = u64::MAX;
         self.rung = None;
+        self.watch_rung = false;
     }
 
     /// Reserves room for `additional` more ops.
@@ -578,6 +584,7 @@ impl Engine {
             stage: 0,
             held: 0,
             state: OpState::Blocked,
+            watched: false,
         };
         let slot = match self.free_slots.pop() {
             Some(slot) => {
@@ -664,14 +671,37 @@ impl Engine {
     }
 
     /// Advances until at least one of `ops` has ended; returns the current time then. An empty
-    /// list returns at once.
+    /// list returns at once. The ops are watched ([`Engine::watch`]), so each step checks one flag,
+    /// not every op: a thousand ranks waiting cost nothing per step.
     pub fn run_until_any(&mut self, ops: &[OpId]) -> Result<u64, EngineError> {
-        while !ops.is_empty() && !ops.iter().any(|&op| self.is_done(op)) {
+        if ops.is_empty() || ops.iter().any(|&op| self.is_done(op)) {
+            return Ok(self.now);
+        }
+        self.watch(ops);
+        loop {
             if !self.step() {
                 return Err(EngineError::Stalled { op: ops[0], now: self.now });
             }
+            if self.take_watch_rung() && ops.iter().any(|&op| self.is_done(op)) {
+                return Ok(self.now);
+            }
         }
-        Ok(self.now)
+    }
+
+    /// Watches `ops`: when one that has not ended yet ends, it raises a flag that
+    /// [`Engine::take_watch_rung`] reads, so a caller waiting on many ops looks at them only after
+    /// one of them may have ended. An op stays watched until it ends.
+    pub fn watch(&mut self, ops: &[OpId]) {
+        for &op in ops {
+            if let Some(s) = self.slot(op) {
+                self.hot[s].watched = true;
+            }
+        }
+    }
+
+    /// Whether a watched op has ended since the last call; clears the flag.
+    pub fn take_watch_rung(&mut self) -> bool {
+        std::mem::take(&mut self.watch_rung)
     }
 
     /// Advances until nothing is left to do and returns the makespan.
@@ -777,6 +807,7 @@ impl Engine {
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.state = OpState::Done;
+        self.watch_rung |= hot.watched;
         if hot.seq >= self.alarm {
             self.rung = Some(self.rung.map_or(hot.seq, |r| r.max(hot.seq)));
         }

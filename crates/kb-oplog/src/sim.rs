@@ -183,6 +183,16 @@ impl Sim {
         self.engine.alarm_rung()
     }
 
+    /// Watches `ops` (see [`Engine::watch`]).
+    pub fn watch(&mut self, ops: &[OpId]) {
+        self.engine.watch(ops);
+    }
+
+    /// Whether a watched op has ended since the last call (see [`Engine::take_watch_rung`]).
+    pub fn take_watch_rung(&mut self) -> bool {
+        self.engine.take_watch_rung()
+    }
+
     /// Processes the next instant of the timing; false when nothing was left (see
     /// [`Engine::step`]).
     pub fn step(&mut self) -> bool {

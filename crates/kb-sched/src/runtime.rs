@@ -304,12 +304,18 @@ impl Runtime {
     /// recorded, or nothing is left to drive), recording the next wave of each batch still being
     /// recorded ([`Runtime::defer`]) as soon as its alarm rings. Returns whether waves remain.
     pub(crate) fn drive_until_any(&self, ops: &[OpId]) -> Result<bool, SchedError> {
+        // The ops are looked at only when a watched one may have ended (see `Sim::watch`): a
+        // thousand ranks waiting cost one flag per step.
+        self.inner.borrow_mut().sim.watch(ops);
+        let mut look = true;
         loop {
             let due = {
                 let mut inner = self.inner.borrow_mut();
-                if ops.iter().any(|&op| inner.sim.is_done(op)) {
+                look |= inner.sim.take_watch_rung();
+                if look && ops.iter().any(|&op| inner.sim.is_done(op)) {
                     return Ok(!inner.waves.is_empty());
                 }
+                look = false;
                 if inner.waves.is_empty() {
                     if ops.is_empty() {
                         return Ok(false);

@@ -329,3 +329,22 @@ fn an_op_under_a_reserved_number_competes_as_if_added_when_it_was_reserved() {
     assert_eq!(e.ops_added(), 2, "reserving numbers adds no op");
     assert_eq!(e.add_reserved(3, one(0, 1), &[]).unwrap_err(), EngineError::SeqNotReserved { seq: 3, next: 3 });
 }
+
+#[test]
+fn a_watched_op_raises_the_flag_once_when_it_ends() {
+    let mut e = engine(&[1, 1], false);
+    let a = e.add(one(0, 10), &[]).unwrap();
+    let b = e.add(one(1, 20), &[]).unwrap();
+    e.watch(&[b]);
+    assert!(!e.take_watch_rung());
+    assert_eq!(e.run_until(a).unwrap(), 10);
+    assert!(!e.take_watch_rung(), "a is not watched");
+    assert_eq!(e.run_until_any(&[a, b]).unwrap(), 10, "a has ended: nothing to run");
+    assert_eq!(e.run_until(b).unwrap(), 20);
+    assert!(e.take_watch_rung(), "b is watched and has ended");
+    assert!(!e.take_watch_rung(), "taking the flag clears it");
+    // A recycled slot is not watched for its new op.
+    let c = e.add(one(0, 5), &[]).unwrap();
+    e.run_until(c).unwrap();
+    assert!(!e.take_watch_rung());
+}
