@@ -137,8 +137,27 @@ struct Estimate {
     start: u64,
     end: u64,
     op_end: HashMap<OpId, u64>,
-    unit_free: HashMap<u32, u64>,
+    /// When each unit the program used frees, by resource index: a handful, searched in order.
+    unit_free: Vec<(u32, u64)>,
 }
+
+impl Estimate {
+    /// When unit `r` frees, if the program used it.
+    fn unit_free(&self, r: u32) -> Option<u64> {
+        self.unit_free.iter().find(|u| u.0 == r).map(|u| u.1)
+    }
+
+    /// Unit `r` frees at `end`.
+    fn set_unit_free(&mut self, r: u32, end: u64) {
+        match self.unit_free.iter_mut().find(|u| u.0 == r) {
+            Some(u) => u.1 = end,
+            None => self.unit_free.push((r, end)),
+        }
+    }
+}
+
+/// Op labels (`kernel: what`), made once per launch: a handful, searched in order.
+type Labels = RefCell<Vec<(&'static str, Arc<str>)>>;
 
 /// One program instance of a launch, as the kernel sees it.
 #[derive(Debug)]
@@ -155,7 +174,7 @@ pub struct Program<'a> {
     ops: Vec<OpId>,
     est: Estimate,
     /// Op labels (`kernel: what`), made once per launch.
-    labels: &'a RefCell<HashMap<&'static str, Arc<str>>>,
+    labels: &'a Labels,
 }
 
 impl<'a> Program<'a> {
@@ -196,8 +215,17 @@ impl<'a> Program<'a> {
         reads: &[Touch],
         writes: &[Touch],
     ) -> Result<OpId, SchedError> {
-        let label =
-            self.labels.borrow_mut().entry(label).or_insert_with(|| format!("{}: {label}", self.kernel).into()).clone();
+        let label = {
+            let mut labels = self.labels.borrow_mut();
+            match labels.iter().find(|l| l.0 == label) {
+                Some(l) => l.1.clone(),
+                None => {
+                    let made: Arc<str> = format!("{}: {label}", self.kernel).into();
+                    labels.push((label, made.clone()));
+                    made
+                }
+            }
+        };
         let mut inner = self.rt.inner.borrow_mut();
         // Dependencies within the program imply the gate; compute the hazards first to know.
         let mut hazard_deps = Vec::new();
@@ -213,11 +241,11 @@ impl<'a> Program<'a> {
         let dep_end =
             hazard_deps.iter().filter_map(|d| self.est.op_end.get(d)).copied().max().unwrap_or(self.est.start);
         let first = stages.first().and_then(|s| s.resources().next());
-        let unit_free = first.and_then(|r| self.est.unit_free.get(&r)).copied().unwrap_or(self.est.start);
+        let unit_free = first.and_then(|r| self.est.unit_free(r)).unwrap_or(self.est.start);
         let end = dep_end.max(unit_free) + stages.iter().map(|s| s.duration()).sum::<u64>();
         for s in stages {
             for r in s.resources() {
-                self.est.unit_free.insert(r, end);
+                self.est.set_unit_free(r, end);
             }
         }
         drop(inner);
@@ -520,7 +548,7 @@ impl Device {
             let s = &streams[stream];
             (s.last, s.est_end.max(now))
         };
-        let labels = RefCell::new(HashMap::new());
+        let labels: Labels = RefCell::new(Vec::new());
         let mut ends = Vec::with_capacity(grid.programs());
         let mut launch_end = launch_start;
         for z in 0..grid.0[2] {
