@@ -14,7 +14,11 @@ use crate::collective::Call;
 
 /// Start and length of chunk `k` of `count` elements cut in `n`.
 pub(crate) fn chunk(count: usize, n: usize, k: usize) -> (usize, usize) {
-    let (base, rem) = (count / n, count % n);
+    cut(count / n, count % n, k)
+}
+
+/// Start and length of chunk `k` when chunks hold `base` elements and the first `rem` one more.
+fn cut(base: usize, rem: usize, k: usize) -> (usize, usize) {
     (k * base + k.min(rem), base + usize::from(k < rem))
 }
 
@@ -44,7 +48,7 @@ impl Grid {
 
     /// Start and length of chunk `k` (as [`chunk`] gives them).
     pub(crate) fn chunk(&self, k: usize) -> (usize, usize) {
-        (k * self.base + k.min(self.rem), self.base + usize::from(k < self.rem))
+        cut(self.base, self.rem, k)
     }
 
     /// The non-empty cells of chunk `k`: `(cell index, start, len)`, start counted from the
@@ -217,7 +221,7 @@ impl Plan {
             }
         };
         for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
-            let state = &self.slots[s.index * self.entry.len() + s.member];
+            let state = &self.slots[self.at(*s)];
             // A slot's first access waits for the member's entry join; later ones wait for
             // earlier accesses, which did.
             if state.is_fresh() {

@@ -31,7 +31,7 @@ use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, flat, root_of, scratch};
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, flat, root_of, scratch};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
 /// member's exit join. On a runtime that keeps no data, the steps are recorded wave by wave as
@@ -97,8 +97,22 @@ struct Costs {
     /// The length of the longest chunk.
     longest: usize,
     per_chunk: usize,
-    /// Per kind (send, reduce, gather), member, chunk class and slice.
+    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`]), member, chunk class and slice.
     stages: [Vec<Option<Stages>>; 3],
+}
+
+/// The kinds of a ring all-reduce's ops, as [`Costs`] files them.
+const SEND: usize = 0;
+const REDUCE: usize = 1;
+const GATHER: usize = 2;
+
+/// Which cost an op of a ring all-reduce has: its kind, member, chunk length and slice.
+#[derive(Clone, Copy)]
+struct CostKey {
+    kind: usize,
+    member: usize,
+    len: usize,
+    slice: usize,
 }
 
 impl Costs {
@@ -107,22 +121,31 @@ impl Costs {
         Costs { rt: rt.clone(), longest, per_chunk, stages: [each(), each(), each()] }
     }
 
-    /// The stages of the op of `kind` on `member`, for slice `j` of a chunk of `len` elements;
-    /// `op` builds it whole the first time.
-    fn get(
-        &mut self,
-        kind: usize,
-        member: usize,
-        len: usize,
-        j: usize,
-        op: impl FnOnce() -> Result<Op, SchedError>,
-    ) -> Result<&Stages, SchedError> {
-        let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + j;
+    /// The stages of the op of `key`; `op` builds it whole the first time.
+    fn get(&mut self, key: CostKey, op: impl FnOnce() -> Result<Op, SchedError>) -> Result<&Stages, SchedError> {
+        let CostKey { kind, member, len, slice } = key;
+        let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + slice;
         let cached = &mut self.stages[kind][at];
         if cached.is_none() {
             *cached = Some(self.rt.cost_op(&op()?)?);
         }
         Ok(cached.as_ref().expect("costed just now"))
+    }
+}
+
+/// Records the op `op` builds, reading `reads` and writing `writes`: by its cost (`key`, costed
+/// once) when `costs` is kept — a runtime that keeps no ops — else whole.
+fn record(
+    plan: &mut Plan,
+    costs: &mut Option<Costs>,
+    key: CostKey,
+    op: impl FnOnce() -> Result<Op, SchedError>,
+    reads: &[Slot],
+    writes: &[Slot],
+) -> Result<OpId, SchedError> {
+    match costs {
+        Some(costs) => plan.record_costed(costs.get(key, op)?, reads, writes),
+        None => plan.record(&op()?, reads, writes),
     }
 }
 
@@ -207,16 +230,10 @@ impl RingAllReduce {
                         let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                     };
-                    match &mut self.costs {
-                        Some(costs) => {
-                            plan.record_costed(costs.get(0, p, chunk, j, hop)?, &[from], &[into])?;
-                            plan.record_costed(costs.get(1, q, chunk, j, sum)?, &[into, own], &[own])?;
-                        }
-                        None => {
-                            plan.record(&hop()?, &[from], &[into])?;
-                            plan.record(&sum()?, &[into, own], &[own])?;
-                        }
-                    }
+                    let key = CostKey { kind: SEND, member: p, len: chunk, slice: j };
+                    record(plan, &mut self.costs, key, hop, &[from], &[into])?;
+                    let key = CostKey { kind: REDUCE, member: q, ..key };
+                    record(plan, &mut self.costs, key, sum, &[into, own], &[own])?;
                 }
                 k = next(k);
             }
@@ -246,10 +263,8 @@ impl RingAllReduce {
                         let (src, dst) = (mem.region(p, start, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
                     };
-                    match &mut self.costs {
-                        Some(costs) => plan.record_costed(costs.get(2, p, chunk, j, hop)?, &[from], &[to])?,
-                        None => plan.record(&hop()?, &[from], &[to])?,
-                    };
+                    let key = CostKey { kind: GATHER, member: p, len: chunk, slice: j };
+                    record(plan, &mut self.costs, key, hop, &[from], &[to])?;
                 }
                 k = next(k);
             }

@@ -183,6 +183,13 @@ pub enum EngineError {
 /// (A real stage's first resource is never `NONE`: resource indices are checked against the table.)
 const NO_STAGES: Stage = Stage { resources: [NONE, NONE], duration: 0 };
 
+impl Stage {
+    /// The list index of packed multi-stage stages.
+    fn many(&self) -> Option<usize> {
+        (self.resources[0] == NONE && self.resources[1] != NONE).then_some(self.resources[1] as usize)
+    }
+}
+
 /// The stages of packed `st`, given the engine's table of multi-stage lists.
 fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
     if st.resources[0] != NONE {
@@ -743,8 +750,7 @@ impl Engine {
         let s = slot as usize;
         let hot = &mut self.hot[s];
         hot.held += 1;
-        let single = hot.stages.resources[0] != NONE;
-        let stage = if single { hot.stages } else { self.many[hot.stages.resources[1] as usize][hot.stage as usize] };
+        let stage = unpack(&hot.stages, &self.many)[hot.stage as usize];
         // A stage holds one or two resources; with the first, it queues for the second.
         if hot.held == 1 && stage.resources[1] != NONE {
             let seq = hot.seq;
@@ -756,7 +762,7 @@ impl Engine {
             hot.start = now;
         }
         let succ = hot.succ;
-        if !single && self.retain {
+        if self.retain && hot.stages.many().is_some() {
             let id = mint(slot, hot.version);
             match self.stage_starts.get_mut(id) {
                 Some(starts) => starts.push(now),
@@ -777,13 +783,9 @@ impl Engine {
     fn stage_end(&mut self, slot: u32) {
         let s = slot as usize;
         let hot = &mut self.hot[s];
-        let (stage, next) = if hot.stages.resources[0] != NONE {
-            (hot.stages, None)
-        } else {
-            let stages = &self.many[hot.stages.resources[1] as usize];
-            let i = hot.stage as usize;
-            (stages[i], stages.get(i + 1).map(|st| st.resources[0]))
-        };
+        let stages = unpack(&hot.stages, &self.many);
+        let stage = stages[hot.stage as usize];
+        let next = stages.get(hot.stage as usize + 1).map(|st| st.resources[0]);
         hot.stage += 1;
         hot.held = 0;
         let seq = hot.seq;
@@ -824,10 +826,9 @@ impl Engine {
             let hot = &mut self.hot[s];
             hot.version = hot.version.wrapping_add(2);
             self.top_version = self.top_version.max(hot.version);
-            if hot.stages.resources[0] == NONE && hot.stages.resources[1] != NONE {
-                let i = hot.stages.resources[1];
-                self.many[i as usize] = Box::default();
-                self.free_many.push(i);
+            if let Some(i) = hot.stages.many() {
+                self.many[i] = Box::default();
+                self.free_many.push(i as u32);
             }
             self.free_slots.push(slot);
         }
@@ -860,16 +861,12 @@ impl Engine {
     fn activate(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.state = OpState::Active;
-        let [a, b] = hot.stages.resources;
-        if a != NONE {
-            let seq = hot.seq;
-            self.queues.wait(a, seq, slot);
-        } else if b != NONE {
-            let first = self.many[b as usize][0].resources[0];
-            let seq = hot.seq;
-            self.queues.wait(first, seq, slot);
-        } else {
-            self.joins.push(slot);
+        match unpack(&hot.stages, &self.many).first() {
+            Some(stage) => {
+                let (r, seq) = (stage.resources[0], hot.seq);
+                self.queues.wait(r, seq, slot);
+            }
+            None => self.joins.push(slot),
         }
     }
 

@@ -127,7 +127,8 @@ impl Sim {
     /// one that keeps them needs each op whole.
     /// With `seq`, under that number from [`Sim::reserve_seqs`].
     pub fn record_costed(&mut self, seq: Option<u64>, stages: &Stages, deps: &[OpId]) -> Result<OpId, OpLogError> {
-        if self.mode.keep_ops || self.mode.data {
+        // A simulation that keeps data keeps ops too (see `Sim::new`).
+        if self.mode.keep_ops {
             return Err(OpLogError::KeepsOps { what: "record_costed" });
         }
         Ok(match seq {

@@ -228,8 +228,7 @@ impl Runtime {
     /// Whether this runtime keeps every op (for a trace or a replay); if not, ops may be recorded
     /// by their cost alone ([`Runtime::record_costed`]).
     pub fn keeps_ops(&self) -> bool {
-        let mode = self.inner.borrow().sim.mode();
-        mode.keep_ops || mode.data
+        self.inner.borrow().sim.mode().keep_ops
     }
 
     /// Device `index`.
