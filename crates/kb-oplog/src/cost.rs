@@ -65,7 +65,8 @@ pub struct CostModel {
     spec: MachineSpec,
     per_device: u32,
     link_base: u32,
-    links: usize,
+    /// The machine's links, by index (see [`MachineSpec::links`]).
+    links: Vec<crate::Link>,
     hbm_slots: u32,
     hbm_share: f64,
     /// Reused for each route looked up.
@@ -78,7 +79,7 @@ impl CostModel {
         let d = &spec.device;
         let per_device = 3 * d.pes + 2;
         let hbm_slots = ((d.hbm_gbps / d.dma_gbps).floor() as u32).max(1);
-        let links = spec.links().len();
+        let links = spec.links();
         CostModel {
             spec: spec.clone(),
             per_device,
@@ -139,30 +140,35 @@ impl CostModel {
         }
     }
 
-    /// The engine's resource table, in index order.
+    /// The engine's resource table, in index order, with each resource's name
+    /// ([`CostModel::resource_name`]).
     pub fn resource_specs(&self) -> Vec<ResourceSpec> {
-        let links = self.spec.links();
-        let total = self.link_base as usize + self.links;
-        (0..total as u32)
+        self.resource_table(true)
+    }
+
+    /// The engine's resource table, named or with empty names (formatting tens of thousands of
+    /// names is a measurable part of setting up a thousand-rank run that never shows them).
+    pub(crate) fn resource_table(&self, named: bool) -> Vec<ResourceSpec> {
+        let total = self.link_base + self.links.len() as u32;
+        (0..total)
             .map(|i| {
-                let r = self.resource(i);
-                let name = match r {
-                    Resource::Dma(_) => "dma".to_string(),
-                    Resource::Gemm(_) => "gemm".to_string(),
-                    Resource::Vector(_) => "vector".to_string(),
-                    Resource::Hbm(_) => "hbm".to_string(),
-                    Resource::Host(_) => "host".to_string(),
-                    Resource::Link(l) => format!("link {}→{}", links[l].from, links[l].to),
-                };
-                let name = match r {
-                    Resource::Dma(pe) | Resource::Gemm(pe) | Resource::Vector(pe) => format!("{pe} {name}"),
-                    Resource::Hbm(d) | Resource::Host(d) => format!("device {d} {name}"),
-                    Resource::Link(_) => name,
-                };
-                let slots = if matches!(r, Resource::Hbm(_)) { self.hbm_slots } else { 1 };
+                let slots = if matches!(self.resource(i), Resource::Hbm(_)) { self.hbm_slots } else { 1 };
+                let name = if named { self.resource_name(i) } else { String::new() };
                 ResourceSpec { name, slots }
             })
             .collect()
+    }
+
+    /// The name of resource `index` for traces and logs: "device 0 PE 3 dma", "link 0→1".
+    pub fn resource_name(&self, index: ResourceIndex) -> String {
+        match self.resource(index) {
+            Resource::Dma(pe) => format!("{pe} dma"),
+            Resource::Gemm(pe) => format!("{pe} gemm"),
+            Resource::Vector(pe) => format!("{pe} vector"),
+            Resource::Hbm(d) => format!("device {d} hbm"),
+            Resource::Host(d) => format!("device {d} host"),
+            Resource::Link(l) => format!("link {}→{}", self.links[l].from, self.links[l].to),
+        }
     }
 
     fn hbm_bytes<'a>(device: u32, regions: impl IntoIterator<Item = &'a Region>) -> u64 {

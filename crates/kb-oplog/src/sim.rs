@@ -53,7 +53,8 @@ impl Sim {
         machine.validate()?;
         let mode = Mode { keep_ops: mode.keep_ops || mode.data, ..mode };
         let cost = CostModel::new(&machine);
-        let engine = Engine::new(cost.resource_specs(), mode.keep_ops);
+        // Resource names are for traces and logs, which need the ops kept.
+        let engine = Engine::new(cost.resource_table(mode.keep_ops), mode.keep_ops);
         let store = if mode.data {
             let mut store = MemoryStore::new();
             let d = &machine.device;
@@ -85,9 +86,15 @@ impl Sim {
         self.mode
     }
 
-    /// The timing engine (read-only: only [`Sim`]'s own methods advance it).
+    /// The timing engine (read-only: only [`Sim`]'s own methods advance it). Its resources are
+    /// named only when ops are kept (for traces and logs); [`Sim::resource_name`] names any.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The name of resource `index` ("device 0 PE 3 dma", "link 0→1").
+    pub fn resource_name(&self, index: crate::ResourceIndex) -> String {
+        self.cost.resource_name(index)
     }
 
     /// Validates `op`, times it after `deps`, and returns its id.
