@@ -234,6 +234,24 @@ struct Hot {
 // One record per cache line.
 const _: () = assert!(std::mem::size_of::<Hot>() == 64);
 
+impl Hot {
+    /// A record not yet filled in.
+    const EMPTY: Hot = Hot {
+        seq: 0,
+        ready: 0,
+        start: 0,
+        stages: NO_STAGES,
+        pending: 0,
+        succ: NONE,
+        more: NONE,
+        version: 0,
+        stage: 0,
+        held: 0,
+        state: OpState::Done,
+        watched: false,
+    };
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Edge {
     /// The successor's slot.
@@ -539,47 +557,36 @@ impl Engine {
     }
 
     fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool, seq: Option<u64>) -> Result<OpId, EngineError> {
-        let count = self.resources.len();
-        let known = |st: &Stage| {
-            let [a, b] = st.resources;
-            if (a as usize) >= count {
-                Err(EngineError::UnknownResource { resource: a, count })
-            } else if b != NONE && (b as usize) >= count {
-                Err(EngineError::UnknownResource { resource: b, count })
-            } else {
-                Ok(())
-            }
-        };
         match &stages {
+            Stages::One(stage) => self.known(stage)?,
             Stages::None => {}
-            Stages::One(st) => known(st)?,
-            Stages::Many(list) => list.iter().try_for_each(known)?,
+            Stages::Many(list) => list.iter().try_for_each(|st| self.known(st))?,
         }
         self.check_deps(deps)?;
-        self.added += 1;
-        let seq = seq.unwrap_or_else(|| {
-            self.next_seq += 1;
-            self.next_seq - 1
-        });
         let stages = match stages {
-            Stages::None => NO_STAGES,
-            Stages::Many(list) if list.is_empty() => NO_STAGES,
             Stages::One(stage) => stage,
-            Stages::Many(list) => {
-                let i = match self.free_many.pop() {
-                    Some(i) => {
-                        self.many[i as usize] = list;
-                        i
-                    }
-                    None => {
-                        self.many.push(list);
-                        (self.many.len() - 1) as u32
-                    }
-                };
-                Stage { resources: [NONE, i], duration: 0 }
+            Stages::None => NO_STAGES,
+            Stages::Many(list) => self.pack_many(list),
+        };
+        self.added += 1;
+        let seq = match seq {
+            Some(seq) => seq,
+            None => {
+                self.next_seq += 1;
+                self.next_seq - 1
             }
         };
-        let mut hot = Hot {
+        let (slot, version) = match self.free_slots.pop() {
+            Some(slot) => (slot, self.hot[slot as usize].version),
+            None => {
+                self.hot.push(Hot::EMPTY);
+                if self.retain {
+                    self.ends.push(0);
+                }
+                ((self.hot.len() - 1) as u32, self.first_version)
+            }
+        };
+        self.hot[slot as usize] = Hot {
             seq,
             ready: self.now,
             start: 0,
@@ -587,39 +594,53 @@ impl Engine {
             pending: u32::from(hold),
             succ: NONE,
             more: NONE,
-            version: self.first_version,
+            version,
             stage: 0,
             held: 0,
             state: OpState::Blocked,
             watched: false,
         };
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                hot.version = self.hot[slot as usize].version;
-                self.hot[slot as usize] = hot;
-                slot
-            }
-            None => {
-                self.hot.push(hot);
-                if self.retain {
-                    self.ends.push(0);
-                }
-                (self.hot.len() - 1) as u32
-            }
-        };
-        let id = mint(slot, hot.version);
         let mut pending = u32::from(hold);
         for &dep in deps {
-            if self.add_edge(dep, slot) {
-                pending += 1;
-            }
+            pending += u32::from(self.add_edge(dep, slot));
         }
         self.hot[slot as usize].pending = pending;
         if pending == 0 {
             self.activate(slot);
             self.end_joins();
         }
-        Ok(id)
+        Ok(mint(slot, version))
+    }
+
+    /// Checks that `stage`'s resources are in the table.
+    #[inline(always)]
+    fn known(&self, stage: &Stage) -> Result<(), EngineError> {
+        let count = self.resources.len();
+        let [a, b] = stage.resources;
+        if (a as usize) < count && (b == NONE || (b as usize) < count) {
+            return Ok(());
+        }
+        let resource = if (a as usize) >= count { a } else { b };
+        Err(EngineError::UnknownResource { resource, count })
+    }
+
+    /// Files the stages of a multi-stage op; returns them packed (see [`NO_STAGES`]).
+    #[cold]
+    fn pack_many(&mut self, list: Box<[Stage]>) -> Stage {
+        if list.is_empty() {
+            return NO_STAGES;
+        }
+        let i = match self.free_many.pop() {
+            Some(i) => {
+                self.many[i as usize] = list;
+                i
+            }
+            None => {
+                self.many.push(list);
+                (self.many.len() - 1) as u32
+            }
+        };
+        Stage { resources: [NONE, i], duration: 0 }
     }
 
     /// The slot of `op`, if the engine holds it.
@@ -747,10 +768,14 @@ impl Engine {
     /// starts the stage.
     #[inline]
     fn acquired(&mut self, slot: u32) {
-        let s = slot as usize;
-        let hot = &mut self.hot[s];
+        let hot = &mut self.hot[slot as usize];
         hot.held += 1;
-        let stage = unpack(&hot.stages, &self.many)[hot.stage as usize];
+        // Most ops have one stage, packed inline.
+        let stage = if hot.stages.resources[0] != NONE {
+            hot.stages
+        } else {
+            unpack(&hot.stages, &self.many)[hot.stage as usize]
+        };
         // A stage holds one or two resources; with the first, it queues for the second.
         if hot.held == 1 && stage.resources[1] != NONE {
             let seq = hot.seq;
@@ -763,13 +788,7 @@ impl Engine {
         }
         let succ = hot.succ;
         if self.retain && hot.stages.many().is_some() {
-            let id = mint(slot, hot.version);
-            match self.stage_starts.get_mut(id) {
-                Some(starts) => starts.push(now),
-                None => {
-                    self.stage_starts.insert(id, vec![now]);
-                }
-            }
+            self.stage_started(slot);
         }
         if succ != NONE {
             prefetch(&self.hot[succ as usize]);
@@ -777,15 +796,29 @@ impl Engine {
         self.events.push(now + stage.duration, slot);
     }
 
+    /// Notes when a stage of the multi-stage op in `slot` started (a retaining engine's).
+    #[cold]
+    fn stage_started(&mut self, slot: u32) {
+        let id = mint(slot, self.hot[slot as usize].version);
+        match self.stage_starts.get_mut(id) {
+            Some(starts) => starts.push(self.now),
+            None => {
+                self.stage_starts.insert(id, vec![self.now]);
+            }
+        }
+    }
+
     /// A stage of the op in `slot` ended: it frees its resources and queues for its next stage, or
     /// the op ends.
     #[inline]
     fn stage_end(&mut self, slot: u32) {
-        let s = slot as usize;
-        let hot = &mut self.hot[s];
-        let stages = unpack(&hot.stages, &self.many);
-        let stage = stages[hot.stage as usize];
-        let next = stages.get(hot.stage as usize + 1).map(|st| st.resources[0]);
+        let hot = &mut self.hot[slot as usize];
+        let (stage, next) = if hot.stages.resources[0] != NONE {
+            (hot.stages, None)
+        } else {
+            let stages = unpack(&hot.stages, &self.many);
+            (stages[hot.stage as usize], stages.get(hot.stage as usize + 1).map(|st| st.resources[0]))
+        };
         hot.stage += 1;
         hot.held = 0;
         let seq = hot.seq;
@@ -798,7 +831,9 @@ impl Engine {
             Some(r) => self.queues.wait(r, seq, slot),
             None => {
                 self.finish(slot);
-                self.end_joins();
+                if !self.joins.is_empty() {
+                    self.end_joins();
+                }
             }
         }
     }
@@ -861,9 +896,14 @@ impl Engine {
     fn activate(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.state = OpState::Active;
-        match unpack(&hot.stages, &self.many).first() {
-            Some(stage) => {
-                let (r, seq) = (stage.resources[0], hot.seq);
+        let first = if hot.stages.resources[0] != NONE {
+            Some(hot.stages.resources[0])
+        } else {
+            unpack(&hot.stages, &self.many).first().map(|st| st.resources[0])
+        };
+        match first {
+            Some(r) => {
+                let seq = hot.seq;
                 self.queues.wait(r, seq, slot);
             }
             None => self.joins.push(slot),
