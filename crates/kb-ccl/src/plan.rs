@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kb_mem::{DType, Layout, Region};
 use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe, Stages, VectorOp};
-use kb_sched::{Runtime, SchedError, Tensor};
+use kb_sched::{Costed, Runtime, SchedError, Tensor};
 
 use crate::collective::Call;
 
@@ -96,7 +96,11 @@ pub(crate) struct Plan {
     /// Per member: the join every op touching its memory runs after.
     entry: Vec<OpId>,
     slots: Vec<SlotState>,
-    /// Reused for each op's dependencies.
+    /// The readers after the first of slots read more than once since their last write
+    /// ([`SlotState::more`]), and the entries free for reuse.
+    more_readers: Vec<Vec<OpId>>,
+    free_more: Vec<u32>,
+    /// Reused by ops with many dependencies ([`Deps`]).
     deps: Vec<OpId>,
     /// PEs per device: reductions and copies are spread over them by slice.
     pes: u32,
@@ -133,7 +137,9 @@ impl Plan {
             reads,
             writes,
             entry,
-            slots: vec![SlotState::default(); slots],
+            slots: vec![SlotState::FRESH; slots],
+            more_readers: Vec::new(),
+            free_more: Vec::new(),
             deps: Vec::new(),
             numbered: None,
         })
@@ -170,7 +176,7 @@ impl Plan {
         let mut deps = vec![Vec::new(); members];
         for (at, state) in self.slots.iter().enumerate() {
             let d = &mut deps[at % members.max(1)];
-            d.extend(state.last_write.into_iter().chain(state.readers()).filter(|&op| keep(op)));
+            d.extend(state.last_write.into_iter().chain(self.readers(state)).filter(|&op| keep(op)));
         }
         deps
     }
@@ -195,64 +201,120 @@ impl Plan {
         })
     }
 
-    /// As [`Plan::record`], for an op given by its stages alone (see [`Runtime::record_costed`]).
+    /// As [`Plan::record`], for an op given by its stages alone, recorded by `to` (see
+    /// [`Runtime::costed`]).
     pub(crate) fn record_costed(
         &mut self,
+        to: &mut Costed<'_>,
         stages: &Stages,
         reads: &[Slot],
         writes: &[Slot],
     ) -> Result<OpId, SchedError> {
-        self.record_with(reads, writes, |rt, deps, seq| rt.record_costed(seq, stages, deps))
+        self.record_with(reads, writes, |_, deps, seq| to.record(seq, stages, deps))
     }
 
     /// Records an op with `add`, after what its slot accesses wait for.
+    #[inline(always)]
     fn record_with(
         &mut self,
         reads: &[Slot],
         writes: &[Slot],
         add: impl FnOnce(&Runtime, &[OpId], Option<u64>) -> Result<OpId, SchedError>,
     ) -> Result<OpId, SchedError> {
-        let mut deps = std::mem::take(&mut self.deps);
-        deps.clear();
-        // A handful of dependencies at most: kept unique by a linear check, in a fixed order.
-        let mut need = |op: OpId| {
-            if !deps.contains(&op) {
-                deps.push(op);
-            }
-        };
-        for (s, write) in reads.iter().map(|s| (s, false)).chain(writes.iter().map(|s| (s, true))) {
-            let state = &self.slots[self.at(*s)];
-            // A slot's first access waits for the member's entry join; later ones wait for
-            // earlier accesses, which did.
-            if state.is_fresh() {
-                need(self.entry[s.member]);
-            }
-            if let Some(w) = state.last_write {
-                need(w);
-            }
-            if write {
-                if let Some(r) = state.first_reader {
-                    need(r);
-                }
-                for &r in &state.more_readers {
-                    need(r);
-                }
-            }
+        let mut deps = Deps::new(std::mem::take(&mut self.deps));
+        for &s in reads {
+            self.wait_for(&mut deps, s, false);
+        }
+        for &s in writes {
+            self.wait_for(&mut deps, s, true);
         }
         let seq = self.numbered;
         self.numbered = seq.map(|s| s + 1);
-        let id = add(&self.rt, &deps, seq);
-        self.deps = deps;
+        let id = add(&self.rt, deps.as_slice(), seq);
+        self.deps = deps.into_spill();
         let id = id?;
         for s in reads {
             let at = self.at(*s);
-            self.slots[at].read_by(id);
+            self.read_by(at, id);
         }
         for s in writes {
             let at = self.at(*s);
-            self.slots[at].written_by(id);
+            self.written_by(at, id);
         }
         Ok(id)
+    }
+
+    /// Adds to `deps` what an access of `slot` waits for: the slot's last write and, for a write,
+    /// every read since. A slot's first access waits for the member's entry join instead; later
+    /// ones wait for earlier accesses, which did.
+    #[inline(always)]
+    fn wait_for(&self, deps: &mut Deps, slot: Slot, write: bool) {
+        let state = &self.slots[self.at(slot)];
+        match state.last_write {
+            Some(w) => deps.need(w),
+            None if state.first_reader.is_none() => deps.need(self.entry[slot.member]),
+            None => {}
+        }
+        if write {
+            if let Some(r) = state.first_reader {
+                deps.need(r);
+            }
+            if state.more != NONE {
+                for &r in &self.more_readers[state.more as usize] {
+                    deps.need(r);
+                }
+            }
+        }
+    }
+
+    /// The reads of a slot since its last write.
+    fn readers(&self, state: &SlotState) -> impl Iterator<Item = OpId> + '_ {
+        let more = (state.more != NONE).then(|| &self.more_readers[state.more as usize]);
+        state.first_reader.into_iter().chain(more.into_iter().flatten().copied())
+    }
+
+    /// Slot `at` was read by `op`.
+    #[inline(always)]
+    fn read_by(&mut self, at: usize, op: OpId) {
+        let state = &mut self.slots[at];
+        if state.first_reader.is_none() {
+            state.first_reader = Some(op);
+        } else {
+            self.read_again(at, op);
+        }
+    }
+
+    /// Slot `at`, read since its last write, was read by `op` too.
+    #[cold]
+    fn read_again(&mut self, at: usize, op: OpId) {
+        let state = &mut self.slots[at];
+        if state.more == NONE {
+            state.more = match self.free_more.pop() {
+                Some(i) => i,
+                None => {
+                    self.more_readers.push(Vec::new());
+                    (self.more_readers.len() - 1) as u32
+                }
+            };
+        }
+        self.more_readers[state.more as usize].push(op);
+    }
+
+    /// Slot `at` was written by `op`.
+    #[inline(always)]
+    fn written_by(&mut self, at: usize, op: OpId) {
+        let more = self.slots[at].more;
+        if more != NONE {
+            self.forget_readers(more);
+        }
+        self.slots[at] = SlotState { last_write: Some(op), first_reader: None, more: NONE };
+    }
+
+    /// Returns entry `more` of the extra readers' pool, emptied, for reuse.
+    #[cold]
+    fn forget_readers(&mut self, more: u32) {
+        self.more_readers[more as usize].clear();
+        self.free_more.push(more);
     }
 
     /// PE `lane` (modulo the PEs) of `device`.
@@ -341,9 +403,8 @@ impl Plan {
 
     /// Divides `region` (slot `at`) by `n` in place on PE `lane` of its device (`avg`'s last step).
     pub(crate) fn divide(&mut self, (region, at): (Region, Slot), n: usize, lane: usize) -> Result<OpId, SchedError> {
-        let pe = self.lane(region.space.device(), lane);
-        let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
-        self.op(OpKind::Vector { pe, op }, &Label::new("avg"), &[at], &[at])
+        let op = divide_op(self.lane(region.space.device(), lane), region, n);
+        self.record(&op, &[at], &[at])
     }
 
     /// Records each member's exit join, held (see [`Runtime::record_op_held`]), as an access of
@@ -381,6 +442,12 @@ impl Plan {
         }
         Ok(exits)
     }
+}
+
+/// The op [`Plan::divide`] records: `region /= n` in place on `pe`.
+pub(crate) fn divide_op(pe: Pe, region: Region, n: usize) -> Op {
+    let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
+    Op { kind: OpKind::Vector { pe, op }, label: Some(Arc::from("avg")) }
 }
 
 /// The root's position among the members of a rooted collective.
@@ -449,38 +516,70 @@ impl Buf {
     }
 }
 
-/// What a [`Plan`] remembers of one slot: its last write and the reads since, the first read
-/// inline (most slots have at most one reader at a time).
-#[derive(Debug, Clone, Default)]
+/// What a [`Plan`] remembers of one slot: its last write and the reads since — the first inline
+/// (most slots have at most one reader at a time), the others in the plan's pool.
+#[derive(Debug, Clone, Copy)]
 struct SlotState {
     last_write: Option<OpId>,
     first_reader: Option<OpId>,
-    more_readers: Vec<OpId>,
+    /// Index of the other readers in [`Plan::more_readers`], `NONE` when there are none.
+    more: u32,
 }
 
+const NONE: u32 = u32::MAX;
+
 impl SlotState {
-    /// Whether no op has accessed the slot yet.
-    fn is_fresh(&self) -> bool {
-        self.last_write.is_none() && self.first_reader.is_none()
+    /// A slot no op has accessed yet.
+    const FRESH: SlotState = SlotState { last_write: None, first_reader: None, more: NONE };
+}
+
+/// An op's dependencies as they are gathered: unique, in the order first needed. Most ops have a
+/// handful, kept inline; more (a slot read by many) go to a list reused from op to op.
+struct Deps {
+    inline: [OpId; 4],
+    len: usize,
+    /// Every dependency, once there are more than fit inline (empty until then).
+    spill: Vec<OpId>,
+}
+
+impl Deps {
+    /// No dependencies yet; `spill` is an empty list to reuse.
+    #[inline(always)]
+    fn new(mut spill: Vec<OpId>) -> Deps {
+        spill.clear();
+        Deps { inline: [OpId::default(); 4], len: 0, spill }
     }
 
-    /// The reads since the last write.
-    fn readers(&self) -> impl Iterator<Item = OpId> + '_ {
-        self.first_reader.into_iter().chain(self.more_readers.iter().copied())
-    }
-
-    fn read_by(&mut self, op: OpId) {
-        if self.first_reader.is_none() {
-            self.first_reader = Some(op);
+    /// Adds `op` unless it is already there.
+    #[inline(always)]
+    fn need(&mut self, op: OpId) {
+        if self.len < self.inline.len() {
+            if !self.inline[..self.len].contains(&op) {
+                self.inline[self.len] = op;
+                self.len += 1;
+            }
         } else {
-            self.more_readers.push(op);
+            self.need_more(op);
         }
     }
 
-    fn written_by(&mut self, op: OpId) {
-        self.last_write = Some(op);
-        self.first_reader = None;
-        self.more_readers.clear();
+    #[cold]
+    fn need_more(&mut self, op: OpId) {
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.inline);
+        }
+        if !self.spill.contains(&op) {
+            self.spill.push(op);
+        }
+    }
+
+    fn as_slice(&self) -> &[OpId] {
+        if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
+    }
+
+    /// The list to reuse for the next op.
+    fn into_spill(self) -> Vec<OpId> {
+        self.spill
     }
 }
 

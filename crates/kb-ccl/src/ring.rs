@@ -27,11 +27,11 @@
 
 use kb_mem::DType;
 use kb_oplog::{Op, OpId, OpKind, Stages};
-use kb_sched::{Runtime, SchedError};
+use kb_sched::{Costed, Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, flat, root_of, scratch};
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, divide_op, flat, root_of, scratch};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
 /// member's exit join. On a runtime that keeps no data, the steps are recorded wave by wave as
@@ -77,6 +77,7 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
 
 /// A ring all-reduce being recorded: its plan and buffers, step by step.
 struct RingAllReduce {
+    rt: Runtime,
     plan: Plan,
     n: usize,
     op: ReduceOp,
@@ -91,20 +92,20 @@ struct RingAllReduce {
 /// The costs of a ring's ops, on a runtime that keeps no ops: an op's stages depend only on its
 /// member, on whether its chunk is one of the longer ones and on its slice — a slice of the same
 /// size on the same route or PE — so each is costed once, from the whole op, and the others are
-/// recorded by their cost ([`Runtime::record_costed`]), which the engine times the same.
+/// recorded by their cost ([`Runtime::costed`]), which the engine times the same.
 struct Costs {
-    rt: Runtime,
     /// The length of the longest chunk.
     longest: usize,
     per_chunk: usize,
-    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`]), member, chunk class and slice.
-    stages: [Vec<Option<Stages>>; 3],
+    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`], [`DIVIDE`]), member, chunk class and slice.
+    stages: [Vec<Option<Stages>>; 4],
 }
 
 /// The kinds of a ring all-reduce's ops, as [`Costs`] files them.
 const SEND: usize = 0;
 const REDUCE: usize = 1;
 const GATHER: usize = 2;
+const DIVIDE: usize = 3;
 
 /// Which cost an op of a ring all-reduce has: its kind, member, chunk length and slice.
 #[derive(Clone, Copy)]
@@ -116,36 +117,52 @@ struct CostKey {
 }
 
 impl Costs {
-    fn new(rt: &Runtime, n: usize, longest: usize, per_chunk: usize) -> Costs {
+    fn new(n: usize, longest: usize, per_chunk: usize) -> Costs {
         let each = || vec![None; 2 * n * per_chunk];
-        Costs { rt: rt.clone(), longest, per_chunk, stages: [each(), each(), each()] }
+        Costs { longest, per_chunk, stages: [each(), each(), each(), each()] }
     }
 
-    /// The stages of the op of `key`; `op` builds it whole the first time.
-    fn get(&mut self, key: CostKey, op: impl FnOnce() -> Result<Op, SchedError>) -> Result<&Stages, SchedError> {
+    /// The stages of the op of `key`; `op` builds it whole the first time, and `to` costs it.
+    #[inline]
+    fn get(
+        &mut self,
+        key: CostKey,
+        op: impl FnOnce() -> Result<Op, SchedError>,
+        to: &Costed<'_>,
+    ) -> Result<&Stages, SchedError> {
         let CostKey { kind, member, len, slice } = key;
         let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + slice;
         let cached = &mut self.stages[kind][at];
         if cached.is_none() {
-            *cached = Some(self.rt.cost_op(&op()?)?);
+            *cached = Some(to.cost(&op()?)?);
         }
         Ok(cached.as_ref().expect("costed just now"))
     }
 }
 
-/// Records the op `op` builds, reading `reads` and writing `writes`: by its cost (`key`, costed
-/// once) when `costs` is kept — a runtime that keeps no ops — else whole.
+/// How a step's ops are recorded: whole, or by their cost (see [`Costs`]).
+enum Rec<'r, 'a> {
+    Whole,
+    ByCost(&'r mut Costs, &'r mut Costed<'a>),
+}
+
+/// Records the op `op` builds, reading `reads` and writing `writes`, as `rec` says (`key` names
+/// its cost).
+#[inline]
 fn record(
     plan: &mut Plan,
-    costs: &mut Option<Costs>,
+    rec: &mut Rec<'_, '_>,
     key: CostKey,
     op: impl FnOnce() -> Result<Op, SchedError>,
     reads: &[Slot],
     writes: &[Slot],
 ) -> Result<OpId, SchedError> {
-    match costs {
-        Some(costs) => plan.record_costed(costs.get(key, op)?, reads, writes),
-        None => plan.record(&op()?, reads, writes),
+    match rec {
+        Rec::ByCost(costs, to) => {
+            let stages = costs.get(key, op, to)?;
+            plan.record_costed(to, stages, reads, writes)
+        }
+        Rec::Whole => plan.record(&op()?, reads, writes),
     }
 }
 
@@ -180,8 +197,8 @@ impl RingAllReduce {
             Label::new("all_reduce ring reduce"),
             Label::new("all_reduce ring gather"),
         ];
-        let costs = (!rt.keeps_ops()).then(|| Costs::new(rt, n, longest, per_chunk));
-        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels, costs })
+        let costs = (!rt.keeps_ops()).then(|| Costs::new(n, longest, per_chunk));
+        Ok(RingAllReduce { rt: rt.clone(), plan, n, op, grid, per_chunk, mem, labels, costs })
     }
 
     /// At least as many as the ops the steps record: each step moves every non-empty cell once
@@ -196,8 +213,22 @@ impl RingAllReduce {
         if self.mem.is_some() { 2 * (self.n - 1) } else { 0 }
     }
 
-    /// Records step `step` (the last reduce-scatter step includes `avg`'s division).
+    /// Records step `step` (the last reduce-scatter step includes `avg`'s division): by the ops'
+    /// costs, holding the runtime, when it keeps no ops.
     fn record(&mut self, step: usize) -> Result<(), SchedError> {
+        match self.costs.take() {
+            Some(mut costs) => {
+                let rt = self.rt.clone();
+                let done = rt.costed(|to| self.record_step(step, &mut Rec::ByCost(&mut costs, to)));
+                self.costs = Some(costs);
+                done?
+            }
+            None => self.record_step(step, &mut Rec::Whole),
+        }
+    }
+
+    /// Records step `step`, each op as `rec` says.
+    fn record_step(&mut self, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
         let Some((mem, bufs)) = &self.mem else { return Ok(()) };
         let (n, grid, per_chunk, plan) = (self.n, self.grid, self.per_chunk, &mut self.plan);
         // Slice j of chunk k on member p is slot `((p − k) mod n, j)`: each step touches one or two
@@ -231,9 +262,9 @@ impl RingAllReduce {
                         Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                     };
                     let key = CostKey { kind: SEND, member: p, len: chunk, slice: j };
-                    record(plan, &mut self.costs, key, hop, &[from], &[into])?;
+                    record(plan, rec, key, hop, &[from], &[into])?;
                     let key = CostKey { kind: REDUCE, member: q, ..key };
-                    record(plan, &mut self.costs, key, sum, &[into, own], &[own])?;
+                    record(plan, rec, key, sum, &[into, own], &[own])?;
                 }
                 k = next(k);
             }
@@ -241,9 +272,14 @@ impl RingAllReduce {
                 // Member p holds the final chunk p + 1, its diagonal n − 1.
                 for p in 0..n {
                     let k = next(p);
+                    let chunk = grid.chunk(k).1;
                     for (cell, start, len) in grid.cells(k) {
                         let j = cell - k * per_chunk;
-                        plan.divide(mem.cell(p, diagonal(n - 1, j), start, len)?, n, j)?;
+                        let at = mem.at(p, diagonal(n - 1, j));
+                        let pe = plan.lane(mem.device(p), j);
+                        let divide = || Ok(divide_op(pe, mem.region(p, start, len)?, n));
+                        let key = CostKey { kind: DIVIDE, member: p, len: chunk, slice: j };
+                        record(plan, rec, key, divide, &[at], &[at])?;
                     }
                 }
             }
@@ -264,7 +300,7 @@ impl RingAllReduce {
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
                     };
                     let key = CostKey { kind: GATHER, member: p, len: chunk, slice: j };
-                    record(plan, &mut self.costs, key, hop, &[from], &[to])?;
+                    record(plan, rec, key, hop, &[from], &[to])?;
                 }
                 k = next(k);
             }

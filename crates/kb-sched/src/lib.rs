@@ -39,6 +39,6 @@ mod tensor;
 pub use error::SchedError;
 pub use gemm::{GemmBlocks, gemm};
 pub use kernel::{BlockPtr, Grid, Program, Tile};
-pub use runtime::{Device, Runtime, Wave, Work};
+pub use runtime::{Costed, Device, Runtime, Wave, Work};
 pub use spawn::{RankCtx, RankFailure, SpawnError, spawn};
 pub use tensor::Tensor;

@@ -57,6 +57,33 @@ pub(crate) struct Inner {
     pub(crate) waves: Vec<PendingWave>,
 }
 
+/// Records ops by their cost on a runtime that keeps no ops, while it is held
+/// ([`Runtime::costed`]).
+#[derive(Debug)]
+pub struct Costed<'a> {
+    sim: &'a mut Sim,
+}
+
+impl Costed<'_> {
+    /// Checks and costs `op` without recording it (see [`kb_oplog::Sim::cost`]).
+    pub fn cost(&self, op: &Op) -> Result<Stages, SchedError> {
+        Ok(self.sim.cost(op)?)
+    }
+
+    /// Records an op by its stages alone (from [`Costed::cost`] of an op of the same shape and
+    /// resources), after the ops `after` (see [`kb_oplog::Sim::record_costed`]). With `seq`, under
+    /// that number from [`Runtime::reserve_seqs`].
+    #[inline]
+    pub fn record(&mut self, seq: Option<u64>, stages: &Stages, after: &[OpId]) -> Result<OpId, SchedError> {
+        Ok(self.sim.record_costed(seq, stages, after)?)
+    }
+
+    /// Whether `op` has ended in simulated time.
+    pub fn is_done(&self, op: OpId) -> bool {
+        self.sim.is_done(op)
+    }
+}
+
 /// A registered [`Wave`] and its alarm.
 pub(crate) struct PendingWave(u64, Wave);
 
@@ -466,12 +493,18 @@ impl Runtime {
         Ok(self.inner.borrow().sim.cost(op)?)
     }
 
-    /// Records an op by its stages alone, after the ops `after`, taking part in no hazard
-    /// tracking, on a runtime that keeps no ops (see [`kb_oplog::Sim::record_costed`]): for a
-    /// layer that records many ops of one shape and costs one of them with [`Runtime::cost_op`].
-    /// With `seq`, under that number from [`Runtime::reserve_seqs`].
-    pub fn record_costed(&self, seq: Option<u64>, stages: &Stages, after: &[OpId]) -> Result<OpId, SchedError> {
-        Ok(self.inner.borrow_mut().sim.record_costed(seq, stages, after)?)
+    /// Runs `f` with a [`Costed`] recorder: for a layer that records millions of ops of a few
+    /// shapes (a collective on a thousand ranks), costs one op of each shape and records the
+    /// others by their stages alone, taking part in no hazard tracking. The runtime is held for
+    /// the whole of `f`, so recording an op costs no borrow of it; `f` must not use the runtime
+    /// itself. Only a runtime that keeps no ops takes it (one that keeps them needs each op
+    /// whole): it is an error otherwise.
+    pub fn costed<R>(&self, f: impl FnOnce(&mut Costed<'_>) -> R) -> Result<R, SchedError> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.sim.mode().keep_ops {
+            return Err(kb_oplog::OpLogError::KeepsOps { what: "costed" }.into());
+        }
+        Ok(f(&mut Costed { sim: &mut inner.sim }))
     }
 
     /// As [`Runtime::record_after`], under a sequence number from [`Runtime::reserve_seqs`].
