@@ -253,7 +253,7 @@ impl Runtime {
     }
 
     /// Whether this runtime keeps every op (for a trace or a replay); if not, ops may be recorded
-    /// by their cost alone ([`Runtime::record_costed`]).
+    /// by their cost alone ([`Runtime::costed`]).
     pub fn keeps_ops(&self) -> bool {
         self.inner.borrow().sim.mode().keep_ops
     }
@@ -486,11 +486,6 @@ impl Runtime {
     /// [`Runtime::record_op`]). The op is copied only if the runtime keeps ops.
     pub fn record_after(&self, op: &Op, after: &[OpId]) -> Result<OpId, SchedError> {
         Ok(self.inner.borrow_mut().sim.record_ref(op, after)?)
-    }
-
-    /// Checks and costs `op` without recording it (see [`kb_oplog::Sim::cost`]).
-    pub fn cost_op(&self, op: &Op) -> Result<Stages, SchedError> {
-        Ok(self.inner.borrow().sim.cost(op)?)
     }
 
     /// Runs `f` with a [`Costed`] recorder: for a layer that records millions of ops of a few
