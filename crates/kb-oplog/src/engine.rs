@@ -36,7 +36,7 @@ const NONE: u32 = u32::MAX;
 pub struct ResourceSpec {
     /// A name for traces and reports ("device 0 PE 3 dma", "link 0→1").
     pub name: String,
-    /// How many stages it serves at once (at least 1).
+    /// How many stages it serves at once (the engine takes at least 1 and at most 65,535).
     pub slots: u32,
 }
 
@@ -326,7 +326,7 @@ impl Engine {
     /// ends (timing-only runs of huge programs); its id then reads as completed with unknown times.
     pub fn new(resources: Vec<ResourceSpec>, retain: bool) -> Engine {
         let resources: Vec<ResourceSpec> =
-            resources.into_iter().map(|spec| ResourceSpec { slots: spec.slots.max(1), ..spec }).collect();
+            resources.into_iter().map(|spec| ResourceSpec { slots: spec.slots.clamp(1, queue::MAX_SLOTS), ..spec }).collect();
         let queues = Queues::new(resources.iter().map(|r| r.slots));
         Engine {
             hot: Vec::new(),
@@ -387,12 +387,7 @@ impl Engine {
 
     /// Picoseconds of stage time resource `r` has served (summed over its slots).
     pub fn busy_time(&self, r: ResourceIndex) -> u64 {
-        self.queues.served(r).map_or(0, |s| s.0)
-    }
-
-    /// Stages resource `r` has served.
-    pub fn stages_served(&self, r: ResourceIndex) -> u64 {
-        self.queues.served(r).map_or(0, |s| s.1)
+        self.queues.served(r).unwrap_or(0)
     }
 
     /// Forgets every op and resets the clock to 0, keeping the resource table and the memory
