@@ -7,6 +7,8 @@
 //! the same ranks meet in the same rendezvous, whatever their algorithm: their collectives match
 //! by call order, and members that chose different algorithms get an error.
 
+use std::rc::Rc;
+
 use kb_oplog::CollectiveAlgo;
 use kb_sched::RankCtx;
 
@@ -15,14 +17,15 @@ use crate::CclError;
 /// A set of ranks a collective runs over, sorted, without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProcessGroup {
-    ranks: Vec<usize>,
+    /// Shared, not copied, by clones (a thousand ranks' group is passed around by every rank).
+    ranks: Rc<[usize]>,
     algo: Option<CollectiveAlgo>,
 }
 
 impl ProcessGroup {
     /// The default group: every rank of the world.
     pub fn world(ctx: &RankCtx) -> ProcessGroup {
-        ProcessGroup { ranks: (0..ctx.world_size()).collect(), algo: None }
+        ProcessGroup { ranks: ctx.world_ranks(), algo: None }
     }
 
     /// The same group, whose collectives use `algo` (per call: `&group.with_algo(algo)`).
@@ -77,12 +80,11 @@ pub fn new_group(ctx: &RankCtx, ranks: &[usize]) -> Result<Option<ProcessGroup>,
             reason: format!("rank {bad} in {ranks:?} is out of range for a world of {world} ranks"),
         });
     }
-    let all: Vec<usize> = (0..world).collect();
-    ctx.rendezvous("new_group", &all, sorted.clone(), move |args: Vec<Vec<usize>>| {
+    ctx.rendezvous("new_group", &ctx.world_ranks(), sorted.clone(), move |args: Vec<Vec<usize>>| {
         if let Some((r, other)) = args.iter().enumerate().find(|(_, a)| **a != args[0]) {
             return Err(format!("rank {r} passed ranks {other:?} but rank 0 passed {:?}", args[0]));
         }
         Ok(vec![(); args.len()])
     })?;
-    Ok(sorted.binary_search(&me).is_ok().then_some(ProcessGroup { ranks: sorted, algo: None }))
+    Ok(sorted.binary_search(&me).is_ok().then(|| ProcessGroup { ranks: sorted.into(), algo: None }))
 }

@@ -325,8 +325,10 @@ impl Engine {
     /// An engine over `resources`. With `retain` false, an op's record is dropped as soon as it
     /// ends (timing-only runs of huge programs); its id then reads as completed with unknown times.
     pub fn new(resources: Vec<ResourceSpec>, retain: bool) -> Engine {
-        let resources: Vec<ResourceSpec> =
-            resources.into_iter().map(|spec| ResourceSpec { slots: spec.slots.clamp(1, queue::MAX_SLOTS), ..spec }).collect();
+        let resources: Vec<ResourceSpec> = resources
+            .into_iter()
+            .map(|spec| ResourceSpec { slots: spec.slots.clamp(1, queue::MAX_SLOTS), ..spec })
+            .collect();
         let queues = Queues::new(resources.iter().map(|r| r.slots));
         Engine {
             hot: Vec::new(),

@@ -48,12 +48,42 @@ pub(crate) struct MailKey {
     to: usize,
 }
 
-/// A rendezvous: a name, the members (sorted ranks), and which call of that name by that group.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A rendezvous: a name, the members (sorted ranks, interned: see [`Groups`]), and which call of
+/// that name by that group.
+#[derive(Debug, Clone)]
 pub(crate) struct RendezvousKey {
     name: String,
-    members: Vec<usize>,
+    /// The members' index among the interned groups: keys compare and hash by it, not by the
+    /// ranks (a thousand-rank group would cost a thousand-word comparison each time).
+    group: u32,
+    members: Rc<[usize]>,
     call: u64,
+}
+
+impl RendezvousKey {
+    fn id(&self) -> (&str, u32, u64) {
+        (&self.name, self.group, self.call)
+    }
+}
+
+impl PartialEq for RendezvousKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for RendezvousKey {}
+
+impl PartialOrd for RendezvousKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RendezvousKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id().cmp(&other.id())
+    }
 }
 
 impl fmt::Display for RendezvousKey {
@@ -62,11 +92,40 @@ impl fmt::Display for RendezvousKey {
     }
 }
 
+/// The member lists rendezvous have named, each stored once and numbered.
+#[derive(Debug, Default)]
+struct Groups {
+    lists: Vec<Rc<[usize]>>,
+    index: HashMap<Rc<[usize]>, u32>,
+}
+
+impl Groups {
+    /// The number and the stored list of `members` (sorted, without duplicates), stored now if
+    /// new. A list handed out earlier (the world's, a group's) is found by its address, without
+    /// reading it: a list stored here lives as long as the scheduler, so no other list can sit at
+    /// its address.
+    fn intern(&mut self, members: &[usize]) -> (u32, Rc<[usize]>) {
+        if let Some(i) =
+            self.lists.iter().position(|l| std::ptr::eq(l.as_ptr(), members.as_ptr()) && l.len() == members.len())
+        {
+            return (i as u32, self.lists[i].clone());
+        }
+        if let Some(&i) = self.index.get(members) {
+            return (i, self.lists[i as usize].clone());
+        }
+        let list: Rc<[usize]> = members.into();
+        let i = self.lists.len() as u32;
+        self.lists.push(list.clone());
+        self.index.insert(list.clone(), i);
+        (i, list)
+    }
+}
+
 type GroupRun = Box<dyn FnOnce(Vec<Box<dyn Any>>) -> Result<Vec<Box<dyn Any>>, String>>;
 /// One member's result of a rendezvous, until it takes it.
 type MemberResult = Option<Result<Box<dyn Any>, String>>;
-/// Calls made so far per (rendezvous name, members).
-type CallCounts = HashMap<(String, Vec<usize>), u64>;
+/// Calls made so far per (rendezvous name, interned group).
+type CallCounts = HashMap<(String, u32), u64>;
 
 /// A rendezvous being joined.
 struct Rendezvous {
@@ -86,6 +145,10 @@ pub(crate) struct Scheduler {
     /// An error from driving the engine, handed to the rank whose wait it ended.
     wait_errors: RefCell<Vec<Option<SchedError>>>,
     rendezvous: RefCell<BTreeMap<RendezvousKey, Rendezvous>>,
+    /// The member lists rendezvous have named; the world's first.
+    groups: RefCell<Groups>,
+    /// Every rank of the world, in order (the list [`RankCtx::world_ranks`] shares).
+    world: Rc<[usize]>,
     /// Per rank: calls made so far per (name, members), to number rendezvous.
     calls: RefCell<Vec<CallCounts>>,
     /// Per rank: state registered by upper crates.
@@ -105,12 +168,17 @@ impl fmt::Debug for Scheduler {
 
 impl Scheduler {
     fn new(n: usize) -> Scheduler {
+        let world: Rc<[usize]> = (0..n).collect();
+        let mut groups = Groups::default();
+        groups.intern(&world);
         Scheduler {
             current: std::cell::Cell::new(None),
             parkers: RefCell::new(vec![None; n]),
             waiting: RefCell::new(vec![None; n]),
             wait_errors: RefCell::new((0..n).map(|_| None).collect()),
             rendezvous: RefCell::new(BTreeMap::new()),
+            groups: RefCell::new(groups),
+            world,
             calls: RefCell::new(vec![HashMap::new(); n]),
             locals: RefCell::new(vec![HashMap::new(); n]),
             mail: RefCell::new(BTreeMap::new()),
@@ -151,6 +219,12 @@ impl RankCtx {
     /// The number of ranks.
     pub fn world_size(&self) -> usize {
         self.world
+    }
+
+    /// Every rank of the world, in order: one list shared by every rank (a group of the world
+    /// built from it meets in rendezvous without its ranks being copied or compared).
+    pub fn world_ranks(&self) -> Rc<[usize]> {
+        self.sched.world.clone()
     }
 
     /// The runtime all ranks share.
@@ -232,16 +306,24 @@ impl RankCtx {
         arg: A,
         run: impl FnOnce(Vec<A>) -> Result<Vec<R>, String> + 'static,
     ) -> Result<R, SchedError> {
-        let mut members = members.to_vec();
-        members.sort_unstable();
-        members.dedup();
-        let Some(position) = members.iter().position(|&m| m == self.rank) else {
+        // Members come sorted (a group's ranks); only another order is sorted here.
+        let sorted;
+        let members = if members.windows(2).all(|w| w[0] < w[1]) {
+            members
+        } else {
+            let mut m = members.to_vec();
+            m.sort_unstable();
+            m.dedup();
+            sorted = m;
+            &sorted[..]
+        };
+        let Ok(position) = members.binary_search(&self.rank) else {
             return Err(SchedError::Invalid {
                 op: "rendezvous",
                 reason: format!("rank {} is not a member of group {members:?} for `{name}`", self.rank),
             });
         };
-        if let Some(&bad) = members.iter().find(|&&m| m >= self.world) {
+        if let Some(&bad) = members.get(members.partition_point(|&m| m < self.world)) {
             return Err(SchedError::Invalid {
                 op: "rendezvous",
                 reason: format!(
@@ -250,16 +332,17 @@ impl RankCtx {
                 ),
             });
         }
+        let (group, members) = self.sched.groups.borrow_mut().intern(members);
         let call = {
             let mut calls = self.sched.calls.borrow_mut();
-            let counter = calls[self.rank].entry((name.to_string(), members.clone())).or_insert(0);
+            let counter = calls[self.rank].entry((name.to_string(), group)).or_insert(0);
             *counter += 1;
             *counter
         };
-        let key = RendezvousKey { name: name.to_string(), members: members.clone(), call };
+        let key = RendezvousKey { name: name.to_string(), group, members, call };
         let complete = {
             let mut all = self.sched.rendezvous.borrow_mut();
-            let n = members.len();
+            let n = key.members.len();
             let r = all.entry(key.clone()).or_insert_with(|| Rendezvous {
                 args: (0..n).map(|_| None).collect(),
                 run: None,
@@ -284,7 +367,7 @@ impl RankCtx {
                 let args: Vec<Box<dyn Any>> = r.args.iter_mut().map(|a| a.take().expect("complete")).collect();
                 (r.run.take().expect("set by the first member"), args)
             };
-            let n = members.len();
+            let n = key.members.len();
             let results: Vec<MemberResult> = match run(args) {
                 Ok(rs) if rs.len() == n => rs.into_iter().map(|r| Some(Ok(r))).collect(),
                 Ok(rs) => {
