@@ -4,6 +4,7 @@
 //! tensors, so a collective of `n` members costs O(n) hazard work per member rather than O(n²).
 //! Also the helpers that cut tensors into chunks, slices and regions ([`Grid`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kb_mem::{DType, Layout, Region};
@@ -96,10 +97,9 @@ pub(crate) struct Plan {
     /// Per member: the join every op touching its memory runs after.
     entry: Vec<OpId>,
     slots: Vec<SlotState>,
-    /// The readers after the first of slots read more than once since their last write
-    /// ([`SlotState::more`]), and the entries free for reuse.
-    more_readers: Vec<Vec<OpId>>,
-    free_more: Vec<u32>,
+    /// The readers after the first, by slot, of the slots read more than once since their last
+    /// write: empty in most collectives, so most accesses look no further than that.
+    more_readers: BTreeMap<usize, Vec<OpId>>,
     /// Reused by ops with many dependencies ([`Deps`]).
     deps: Vec<OpId>,
     /// PEs per device: reductions and copies are spread over them by slice.
@@ -138,8 +138,7 @@ impl Plan {
             writes,
             entry,
             slots: vec![SlotState::FRESH; slots],
-            more_readers: Vec::new(),
-            free_more: Vec::new(),
+            more_readers: BTreeMap::new(),
             deps: Vec::new(),
             numbered: None,
         })
@@ -176,7 +175,10 @@ impl Plan {
         let mut deps = vec![Vec::new(); members];
         for (at, state) in self.slots.iter().enumerate() {
             let d = &mut deps[at % members.max(1)];
-            d.extend(state.last_write.into_iter().chain(self.readers(state)).filter(|&op| keep(op)));
+            d.extend(state.last_write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
+        }
+        for (at, more) in &self.more_readers {
+            deps[at % members.max(1)].extend(more.iter().copied().filter(|&op| keep(op)));
         }
         deps
     }
@@ -249,7 +251,8 @@ impl Plan {
     /// ones wait for earlier accesses, which did.
     #[inline(always)]
     fn wait_for(&self, deps: &mut Deps, slot: Slot, write: bool) {
-        let state = &self.slots[self.at(slot)];
+        let at = self.at(slot);
+        let state = &self.slots[at];
         match state.last_write {
             Some(w) => deps.need(w),
             None if state.first_reader.is_none() => deps.need(self.entry[slot.member]),
@@ -259,18 +262,12 @@ impl Plan {
             if let Some(r) = state.first_reader {
                 deps.need(r);
             }
-            if state.more != NONE {
-                for &r in &self.more_readers[state.more as usize] {
+            if !self.more_readers.is_empty() {
+                for &r in self.more_readers.get(&at).into_iter().flatten() {
                     deps.need(r);
                 }
             }
         }
-    }
-
-    /// The reads of a slot since its last write.
-    fn readers(&self, state: &SlotState) -> impl Iterator<Item = OpId> + '_ {
-        let more = (state.more != NONE).then(|| &self.more_readers[state.more as usize]);
-        state.first_reader.into_iter().chain(more.into_iter().flatten().copied())
     }
 
     /// Slot `at` was read by `op`.
@@ -287,34 +284,16 @@ impl Plan {
     /// Slot `at`, read since its last write, was read by `op` too.
     #[cold]
     fn read_again(&mut self, at: usize, op: OpId) {
-        let state = &mut self.slots[at];
-        if state.more == NONE {
-            state.more = match self.free_more.pop() {
-                Some(i) => i,
-                None => {
-                    self.more_readers.push(Vec::new());
-                    (self.more_readers.len() - 1) as u32
-                }
-            };
-        }
-        self.more_readers[state.more as usize].push(op);
+        self.more_readers.entry(at).or_default().push(op);
     }
 
     /// Slot `at` was written by `op`.
     #[inline(always)]
     fn written_by(&mut self, at: usize, op: OpId) {
-        let more = self.slots[at].more;
-        if more != NONE {
-            self.forget_readers(more);
+        if !self.more_readers.is_empty() {
+            self.more_readers.remove(&at);
         }
-        self.slots[at] = SlotState { last_write: Some(op), first_reader: None, more: NONE };
-    }
-
-    /// Returns entry `more` of the extra readers' pool, emptied, for reuse.
-    #[cold]
-    fn forget_readers(&mut self, more: u32) {
-        self.more_readers[more as usize].clear();
-        self.free_more.push(more);
+        self.slots[at] = SlotState { last_write: Some(op), first_reader: None };
     }
 
     /// PE `lane` (modulo the PEs) of `device`.
@@ -516,21 +495,20 @@ impl Buf {
     }
 }
 
-/// What a [`Plan`] remembers of one slot: its last write and the reads since — the first inline
-/// (most slots have at most one reader at a time), the others in the plan's pool.
+/// What a [`Plan`] remembers of one slot: its last write and the reads since — the first here
+/// (most slots have at most one reader at a time), the others in [`Plan::more_readers`]. Sixteen
+/// bytes: a thousand-rank collective has a million slots.
 #[derive(Debug, Clone, Copy)]
 struct SlotState {
     last_write: Option<OpId>,
     first_reader: Option<OpId>,
-    /// Index of the other readers in [`Plan::more_readers`], `NONE` when there are none.
-    more: u32,
 }
 
-const NONE: u32 = u32::MAX;
+const _: () = assert!(std::mem::size_of::<SlotState>() == 16);
 
 impl SlotState {
     /// A slot no op has accessed yet.
-    const FRESH: SlotState = SlotState { last_write: None, first_reader: None, more: NONE };
+    const FRESH: SlotState = SlotState { last_write: None, first_reader: None };
 }
 
 /// An op's dependencies as they are gathered: unique, in the order first needed. Most ops have a
