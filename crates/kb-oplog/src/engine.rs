@@ -744,10 +744,6 @@ impl Engine {
         // Events at `t` sit in the heap's current bucket; ending them may add more at `t` (a
         // zero-length stage), which land there too.
         while let Some(slot) = self.events.pop_current() {
-            // The records of the next few events are fetched while this one is processed.
-            if let Some(ahead) = self.events.current_ahead(PREFETCH_AHEAD) {
-                prefetch(&self.hot[ahead as usize]);
-            }
             self.stage_end(slot);
         }
         true
@@ -918,9 +914,6 @@ impl Engine {
         }
     }
 }
-
-/// How many events ahead [`Engine::step`] prefetches op records.
-const PREFETCH_AHEAD: usize = 4;
 
 /// Asks the CPU to bring `hot` into cache: an op's successor is read when the op ends, which is
 /// long after its record was last touched in a large log.

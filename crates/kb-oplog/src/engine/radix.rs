@@ -32,14 +32,6 @@ impl<T: Copy> RadixHeap<T> {
         Some(v)
     }
 
-    /// The entry [`RadixHeap::pop_current`] would return `k` calls from now, if it is already in
-    /// place (for prefetching what it points at).
-    #[inline(always)]
-    pub(crate) fn current_ahead(&self, k: usize) -> Option<T> {
-        let current = &self.buckets[0];
-        current.len().checked_sub(k + 1).map(|i| current[i].1)
-    }
-
     /// Pushes `key`, which must not be below the last key popped.
     #[inline(always)]
     pub(crate) fn push(&mut self, key: u64, value: T) {
