@@ -248,25 +248,25 @@ impl Plan {
 
     /// Adds to `deps` what an access of `slot` waits for: the slot's last write and, for a write,
     /// every read since. A slot's first access waits for the member's entry join instead; later
-    /// ones wait for earlier accesses, which did.
+    /// ones wait for earlier accesses, which did. A write after reads waits for the reads alone:
+    /// each of them waited for the last write, so waiting for it too would change nothing but
+    /// cost the engine an edge.
     #[inline(always)]
     fn wait_for(&self, deps: &mut Deps, slot: Slot, write: bool) {
         let at = self.at(slot);
         let state = &self.slots[at];
-        match state.last_write {
-            Some(w) => deps.need(w),
-            None if state.first_reader.is_none() => deps.need(self.entry[slot.member]),
-            None => {}
-        }
-        if write {
-            if let Some(r) = state.first_reader {
-                deps.need(r);
-            }
+        if let (true, Some(r)) = (write, state.first_reader) {
+            deps.need(r);
             if !self.more_readers.is_empty() {
                 for &r in self.more_readers.get(&at).into_iter().flatten() {
                     deps.need(r);
                 }
             }
+            return;
+        }
+        match state.last_write {
+            Some(w) => deps.need(w),
+            None => deps.need(self.entry[slot.member]),
         }
     }
 

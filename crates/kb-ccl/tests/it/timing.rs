@@ -334,3 +334,40 @@ fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
         assert_eq!(spans[0], spans[2], "{case}: data vs lean");
     }
 }
+
+#[test]
+fn every_send_of_a_direct_broadcast_waits_for_the_roots_earlier_write() {
+    // The root's tensor is read by one send per member: the second and later reads of it must
+    // wait for the root's earlier write as the first does, not only for each other.
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = 5;
+    let rt = Runtime::new(spec, Mode::TIMING).unwrap();
+    rt.spawn(5, |ctx| {
+        let t = ctx.device().empty(&[1 << 16], DType::F32)?;
+        if ctx.rank() == 2 {
+            let big = ctx.device().full(&[1 << 16], 3.0, DType::F32)?;
+            t.copy_from(&big)?;
+        }
+        let group = ProcessGroup::world(&ctx).with_algo(kb_oplog::CollectiveAlgo::Direct);
+        Ok::<_, CclError>(broadcast_async(&ctx, &group, &t, 2)?.wait()?)
+    })
+    .unwrap();
+    let (write_end, sends) = rt.with_sim(|sim| {
+        let mut write_end = None;
+        let mut sends = Vec::new();
+        for (_, op, times) in sim.ops() {
+            let times = times.expect("every op has run");
+            match op.label.as_deref() {
+                Some("copy_from") => write_end = Some(times.end),
+                Some("broadcast direct send") => sends.push(times.start),
+                _ => {}
+            }
+        }
+        (write_end.expect("the root wrote its tensor"), sends)
+    });
+    assert_eq!(sends.len(), 4, "one send per other member");
+    assert!(write_end > 0);
+    for start in sends {
+        assert!(start >= write_end, "a send starts at {start} ps, before the root's write ends at {write_end} ps");
+    }
+}
