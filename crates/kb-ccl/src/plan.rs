@@ -205,6 +205,7 @@ impl Plan {
 
     /// As [`Plan::record`], for an op given by its stages alone, recorded by `to` (see
     /// [`Runtime::costed`]).
+    #[inline(always)]
     pub(crate) fn record_costed(
         &mut self,
         to: &mut Costed<'_>,
