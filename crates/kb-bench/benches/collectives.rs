@@ -9,22 +9,26 @@
 //! event loop for that ring alone, [`minimal_ring_loop`], which agrees with kb-ccl's time to the
 //! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
 //!
-//! Measured 2026-12-02, session 3 (AMD EPYC Zen 4, 2 vCPUs, release, criterion medians):
-//! - 1 MiB on 1024 ranks, the whole run: 349 ms (339–361 ms) — target ≤ 100 ms not met; it was
-//!   0.77–0.88 s at the start of the session. Side by side, the minimal Rust loop for that ring
-//!   alone (materialised graph, flat arrays, radix queue): 141 ms, so kernbench takes 2.5× the
-//!   minimal loop (the target is about 3.3× its 30 ms figure, which is for a loop that
-//!   generates and retires ops as it goes, which this reference does not). The SimPy + greenlet
-//!   script (`benches/ring_simpy.py`) took 209 s in the previous session and was not rerun.
-//! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 155 MiB — target
-//!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
-//!   step or two of ops is alive (it was 729 MiB when every op was recorded at the rendezvous).
-//! - 128 MiB on 8 ranks: 1.06 ms.
+//! Measured 2026-12-02, session 4 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
+//! with fat LTO, criterion medians; absolute times drift 1.5× within a session, the ratios hold):
+//! - 1 MiB on 1024 ranks, the whole run: 265 ms (247–282 ms) — target ≤ 100 ms not met. It was
+//!   349 ms at the end of session 3 and 0.77–0.88 s at the start of it. Side by side, the minimal
+//!   Rust loop for that ring alone (materialised graph, flat arrays, radix queue): 134 ms, so
+//!   kernbench takes 1.98× the minimal loop (2.5× in session 3). The 30 ms figure is for a
+//!   loop that generates and retires ops as it goes, which this reference does not; the target is
+//!   about 3.3× that figure.
+//! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
+//!   met (155 MiB in session 3, before rendezvous stopped copying the member list per rank and
+//!   the plan's slot states shrank to 16 bytes). Timing-only runs record the ring one step at a
+//!   time as the timing reaches it, so only a step or two of ops is alive.
+//! - 128 MiB on 8 ranks: 0.70 ms.
 //!
-//! Where the 349 ms go: the engine's own work is about half (timing the same ring's ops added
-//! straight to an engine, wave by wave, takes 170 ms: about 55 ns per op); the rest is the plan's
-//! per-slot bookkeeping (a million slots for 1024 ranks), the ring's own loop, and the rank
-//! scheduler waiting on 1024 joins.
+//! Where the 265 ms go (perf, 4 runs): the engine's timing loop 42% and adding ops to it 16% —
+//! the same ring's ops added straight to an engine, wave by wave, take 180–200 ms on their own,
+//! about 60 ns per op, bound by cache misses on op and resource records (a step of 1024 ranks
+//! touches about 2,000 op records and 3,000 resource records, more than the L1 and much of the
+//! L2 hold); the plan's per-slot bookkeeping (a million slots) and the ring's loop 26%; page faults
+//! and freeing (1024 coroutine stacks, 16 MB of slot states) about 11%.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
