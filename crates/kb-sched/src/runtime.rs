@@ -492,8 +492,8 @@ impl Runtime {
     /// shapes (a collective on a thousand ranks), costs one op of each shape and records the
     /// others by their stages alone, taking part in no hazard tracking. The runtime is held for
     /// the whole of `f`, so recording an op costs no borrow of it; `f` must not use the runtime
-    /// itself (it is borrowed for the whole of `f`: a call on it there panics). Only a runtime that keeps no ops takes it (one that keeps them needs each op
-    /// whole): it is an error otherwise.
+    /// itself (a call on it inside `f` panics). Only a runtime that keeps no ops takes it (one
+    /// that keeps them needs each op whole): it is an error otherwise.
     pub fn costed<R>(&self, f: impl FnOnce(&mut Costed<'_>) -> R) -> Result<R, SchedError> {
         let mut inner = self.inner.borrow_mut();
         if inner.sim.mode().keep_ops {
