@@ -109,3 +109,43 @@ fn a_batch_recorded_wave_by_wave_times_as_one_recorded_at_once() {
     let e = runtime(2).defer(0, Box::new(|_: &Runtime| Ok(None))).unwrap_err();
     assert!(e.to_string().contains("records every op at once"), "{e}");
 }
+
+/// A chain of `hops` link transfers of 4 KiB from device 0 to device 1 on a runtime that keeps no
+/// ops, recorded whole or by their cost; returns the end of the last.
+fn chain_of_hops(hops: usize, by_cost: bool) -> u64 {
+    let mut spec = kb_oplog::MachineSpec::default();
+    spec.cluster.ranks = 2;
+    let rt = Runtime::new(spec, kb_oplog::Mode::TIMING_LEAN).unwrap();
+    let (d0, d1) = (rt.device(0).unwrap(), rt.device(1).unwrap());
+    let (src, dst) = (d0.empty(&[1024], DType::F32).unwrap(), d1.empty(&[1024], DType::F32).unwrap());
+    let hop = Op::labelled(OpKind::LinkTransfer { src: src.region().unwrap(), dst: dst.region().unwrap() }, "hop");
+    let mut last = rt.record_op(Op::labelled(OpKind::Join, "start"), &[&src], &[&dst], &[]).unwrap();
+    if by_cost {
+        last = rt
+            .costed(|c| {
+                let stages = c.cost(&hop)?;
+                (0..hops).try_fold(last, |prev, _| c.record(None, &stages, &[prev]))
+            })
+            .unwrap()
+            .unwrap();
+    } else {
+        for _ in 0..hops {
+            last = rt.record_after(&hop, &[last]).unwrap();
+        }
+    }
+    Work::from_op(&rt, last).wait().unwrap()
+}
+
+#[test]
+fn ops_recorded_by_their_cost_time_as_whole_ops_and_a_runtime_keeping_ops_refuses_them() {
+    let spec = kb_oplog::MachineSpec::default();
+    let c = &spec.cluster;
+    // Each hop: the link's latency, then 4 KiB at the link's bandwidth (GB/s = bytes per ns).
+    let hop_ps = (c.link_latency_ns * 1e3).round() as u64 + (4096.0 / c.link_gbps * 1e3).round() as u64;
+    assert_eq!(chain_of_hops(5, false), 5 * hop_ps);
+    assert_eq!(chain_of_hops(5, true), 5 * hop_ps);
+
+    let rt = crate::common::timing_runtime();
+    let err = rt.costed(|_| ()).unwrap_err();
+    assert_eq!(err.to_string(), "costed records ops by their cost alone, but this simulation keeps every op");
+}
