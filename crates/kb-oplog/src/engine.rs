@@ -234,24 +234,6 @@ struct Hot {
 // One record per cache line.
 const _: () = assert!(std::mem::size_of::<Hot>() == 64);
 
-impl Hot {
-    /// A record not yet filled in.
-    const EMPTY: Hot = Hot {
-        seq: 0,
-        ready: 0,
-        start: 0,
-        stages: NO_STAGES,
-        pending: 0,
-        succ: NONE,
-        more: NONE,
-        version: 0,
-        stage: 0,
-        held: 0,
-        state: OpState::Done,
-        watched: false,
-    };
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Edge {
     /// The successor's slot.
@@ -573,17 +555,7 @@ impl Engine {
                 self.next_seq - 1
             }
         };
-        let (slot, version) = match self.free_slots.pop() {
-            Some(slot) => (slot, self.hot[slot as usize].version),
-            None => {
-                self.hot.push(Hot::EMPTY);
-                if self.retain {
-                    self.ends.push(0);
-                }
-                ((self.hot.len() - 1) as u32, self.first_version)
-            }
-        };
-        self.hot[slot as usize] = Hot {
+        let hot = Hot {
             seq,
             ready: self.now,
             start: 0,
@@ -591,11 +563,25 @@ impl Engine {
             pending: u32::from(hold),
             succ: NONE,
             more: NONE,
-            version,
+            version: self.first_version,
             stage: 0,
             held: 0,
             state: OpState::Blocked,
             watched: false,
+        };
+        let (slot, version) = match self.free_slots.pop() {
+            Some(slot) => {
+                let version = self.hot[slot as usize].version;
+                self.hot[slot as usize] = Hot { version, ..hot };
+                (slot, version)
+            }
+            None => {
+                self.hot.push(hot);
+                if self.retain {
+                    self.ends.push(0);
+                }
+                ((self.hot.len() - 1) as u32, hot.version)
+            }
         };
         let mut pending = u32::from(hold);
         for &dep in deps {
