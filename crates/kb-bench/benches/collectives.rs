@@ -11,11 +11,12 @@
 //!
 //! Measured 2026-12-02, session 4 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
 //! with fat LTO, criterion medians; absolute times drift 1.5× within a session, the ratios hold):
-//! - 1 MiB on 1024 ranks, the whole run: 265 ms (247–282 ms) — target ≤ 100 ms not met. It was
-//!   349 ms at the end of session 3 and 0.77–0.88 s at the start of it. Side by side, the minimal
-//!   Rust loop for that ring alone (materialised graph, flat arrays, radix queue): 134 ms, so
-//!   kernbench takes 1.98× the minimal loop (2.5× in session 3). The 30 ms figure is for a
-//!   loop that generates and retires ops as it goes, which this reference does not; the target is
+//! - 1 MiB on 1024 ranks, the whole run: 265, 283 and 290 ms in three criterion runs — target
+//!   ≤ 100 ms not met. It was 349 ms at the end of session 3 and 0.77–0.88 s at the start of it.
+//!   Side by side in the same runs, the minimal Rust loop for that ring alone (materialised graph,
+//!   flat arrays, radix queue): 134, 133 and 115 ms, so kernbench takes 1.98×, 2.13× and 2.52× the
+//!   minimal loop (2.5× in session 3). The 30 ms figure is for a loop that generates and
+//!   retires ops as it goes, which this reference does not; the target is
 //!   about 3.3× that figure. The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
 //!   Python reference) simulated the same 1059.7 µs in 255 s, so kernbench is about 960× faster
 //!   (target ≥ 300×: met).
@@ -25,7 +26,7 @@
 //!   time as the timing reaches it, so only a step or two of ops is alive.
 //! - 128 MiB on 8 ranks: 0.70 ms.
 //!
-//! Where the 265 ms go (perf, 4 runs): the engine's timing loop 42% and adding ops to it 16% —
+//! Where the time goes (perf, 4 runs): the engine's timing loop 42% and adding ops to it 16% —
 //! the same ring's ops added straight to an engine, wave by wave, take 180–200 ms on their own,
 //! about 60 ns per op, bound by cache misses on op and resource records (a step of 1024 ranks
 //! touches about 2,000 op records and 3,000 resource records, more than the L1 and much of the

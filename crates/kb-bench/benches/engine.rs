@@ -35,21 +35,22 @@
 //! of op records (criterion builds a new one per iteration).
 //!
 //! Measured 2026-12-02, session 4, after the release profile took fat LTO and a resource's queue
-//! record shrank to 32 bytes (criterion medians, same machine, as loaded):
+//! record shrank to 32 bytes (criterion medians of two runs, same machine, as loaded; the
+//! references' own times moved by half between the runs):
 //!
-//! | variant                                             | time     | ops per second |
-//! |-----------------------------------------------------|----------|----------------|
-//! | `time_1M_ops_recorded_run_only`                     | 40.0 ms  | 25.0 M         |
-//! | `reference_minimal_loop_run_only`                   | 32.4 ms  | 30.9 M         |
-//! | `time_1M_ops_retained_reused_engine` (add + run)    | 63.2 ms  | 15.8 M         |
-//! | `reference_minimal_loop_build_and_run`              | 81.5 ms  | 12.3 M         |
-//! | `time_1M_ops_retained` (fresh engine, add + run)    | 104 ms   |  9.6 M         |
-//! | `time_1M_ops_lean` (fresh engine)                   | 105 ms   |  9.5 M         |
-//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 60.0 ms  | 16.7 M         |
+//! | variant                                             | run 1    | run 2    |
+//! |-----------------------------------------------------|----------|----------|
+//! | `time_1M_ops_recorded_run_only`                     | 40.0 ms  | 37.0 ms  |
+//! | `reference_minimal_loop_run_only`                   | 32.4 ms  | 48.0 ms  |
+//! | `time_1M_ops_retained_reused_engine` (add + run)    | 63.2 ms  | 60.8 ms  |
+//! | `reference_minimal_loop_build_and_run`              | 81.5 ms  | 96.0 ms  |
+//! | `time_1M_ops_retained` (fresh engine, add + run)    | 104 ms   | 99.8 ms  |
+//! | `time_1M_ops_lean` (fresh engine)                   | 105 ms   | 102 ms   |
+//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 60.0 ms  | 65.8 ms  |
 //!
-//! LTO sped the minimal loop's run up by a third, more than the engine's (−11%): on timing a
-//! recorded log the minimal loop is now 1.23× faster than the engine; recording and timing, the
-//! engine is still 1.29× faster than the minimal loop building and timing its graph.
+//! Timing a recorded log: 25–27 M ops/s; against the minimal loop run alongside, 0.81× and 1.30×
+//! its speed. Recording and timing: 1.29× and 1.58× the speed at which the minimal loop builds
+//! and times its graph. (Run 2 also has a fresh slot's record pushed once, not twice.)
 //!
 //! Memory: 72 bytes per op retained (target ≤ 128: met).
 
