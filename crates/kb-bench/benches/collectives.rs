@@ -10,21 +10,21 @@
 //! picosecond) and `benches/ring_simpy.py` (the same ring on greenlet and SimPy).
 //!
 //! Measured 2026-12-02, session 4 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
-//! with fat LTO, criterion medians; absolute times drift 1.5× within a session, the ratios hold):
+//! with fat LTO, criterion medians; absolute times drift up to 1.5× within a session):
 //! - 1 MiB on 1024 ranks, the whole run: 265, 283 and 290 ms in three criterion runs — target
 //!   ≤ 100 ms not met. It was 349 ms at the end of session 3 and 0.77–0.88 s at the start of it.
 //!   Side by side in the same runs, the minimal Rust loop for that ring alone (materialised graph,
 //!   flat arrays, radix queue): 134, 133 and 115 ms, so kernbench takes 1.98×, 2.13× and 2.52× the
 //!   minimal loop (2.5× in session 3). The 30 ms figure is for a loop that generates and
-//!   retires ops as it goes, which this reference does not; the target is
-//!   about 3.3× that figure. The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
+//!   retires ops as it goes, which this reference does not; the target is about 3.3× that figure.
+//!   The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
 //!   Python reference) simulated the same 1059.7 µs in 255 s, so kernbench is about 960× faster
 //!   (target ≥ 300×: met).
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
 //!   met (155 MiB in session 3, before rendezvous stopped copying the member list per rank and
 //!   the plan's slot states shrank to 16 bytes). Timing-only runs record the ring one step at a
 //!   time as the timing reaches it, so only a step or two of ops is alive.
-//! - 128 MiB on 8 ranks: 0.70 ms.
+//! - 128 MiB on 8 ranks: 0.68–0.92 ms.
 //!
 //! Where the time goes (perf, 4 runs): the engine's timing loop 42% and adding ops to it 16% —
 //! the same ring's ops added straight to an engine, wave by wave, take 180–200 ms on their own,
