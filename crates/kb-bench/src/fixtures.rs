@@ -263,17 +263,11 @@ pub fn ring_all_reduce(ranks: usize, bytes: usize, mode: Mode) -> Result<u64, kb
 /// FIFO per resource — with the default machine's costs. Returns the simulated time in
 /// picoseconds; it equals kb-ccl's on the same machine.
 pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
-    let spec = MachineSpec::default();
-    let (d, c) = (&spec.device, &spec.cluster);
-    let n = ranks;
-    let count = bytes / 4;
-    let chunk = |k: usize| count / n + usize::from(k < count % n);
-    let ps = |x: f64| x.round() as u64;
-    let hop = |elems: usize| ps(c.link_latency_ns * 1e3) + ps((elems * 4) as f64 / c.link_gbps * 1e3);
-    let share = d.hbm_gbps / (d.hbm_gbps / d.dma_gbps).floor().max(1.0);
-    let reduce = |elems: usize| {
-        ps(elems as f64 / (d.vector_flops_per_cycle * d.clock_ghz) * 1e3).max(ps((3 * elems * 4) as f64 / share * 1e3))
-    };
+    let costs = RingCosts::new(ranks, bytes);
+    let (n, count) = (ranks, costs.count);
+    let chunk = |k: usize| costs.chunk(k);
+    let hop = |elems: usize| costs.hop(elems);
+    let reduce = |elems: usize| costs.reduce(elems);
     // Ops in flat arrays: resource (r < n is member r's link, n + r its vector unit), duration,
     // pending dependencies and at most two successors, inline (no allocation per op).
     const NONE: u32 = u32::MAX;
@@ -355,6 +349,179 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
         }
     }
     end
+}
+
+/// The default machine's costs of [`minimal_ring_loop`]'s ring, from the spec alone: chunk
+/// lengths, a hop of a chunk over one link, a reduction of a chunk on a vector unit.
+struct RingCosts {
+    n: usize,
+    count: usize,
+    latency: u64,
+    link_gbps: f64,
+    flops_per_ns: f64,
+    share: f64,
+}
+
+impl RingCosts {
+    fn new(ranks: usize, bytes: usize) -> RingCosts {
+        let spec = MachineSpec::default();
+        let (d, c) = (&spec.device, &spec.cluster);
+        RingCosts {
+            n: ranks.max(1),
+            count: bytes / 4,
+            latency: (c.link_latency_ns * 1e3).round() as u64,
+            link_gbps: c.link_gbps,
+            flops_per_ns: d.vector_flops_per_cycle * d.clock_ghz,
+            share: d.hbm_gbps / (d.hbm_gbps / d.dma_gbps).floor().max(1.0),
+        }
+    }
+
+    /// Elements of chunk `k`.
+    fn chunk(&self, k: usize) -> usize {
+        self.count / self.n + usize::from(k < self.count % self.n)
+    }
+
+    /// Picoseconds to move `elems` f32 over one link.
+    fn hop(&self, elems: usize) -> u64 {
+        self.latency + ((elems * 4) as f64 / self.link_gbps * 1e3).round() as u64
+    }
+
+    /// Picoseconds to reduce `elems` f32 into an accumulator in HBM (two reads and a write).
+    fn reduce(&self, elems: usize) -> u64 {
+        let compute = (elems as f64 / self.flops_per_ns * 1e3).round() as u64;
+        compute.max(((3 * elems * 4) as f64 / self.share * 1e3).round() as u64)
+    }
+}
+
+/// [`minimal_ring_loop`]'s ring, timed by a minimal event loop that generates and retires ops as
+/// it goes, like the "minimal Rust event loop for that ring alone" the issue measures: step
+/// `s + 1` is generated when the first op of step `s` ends, each op lives in a slab slot reused
+/// once it ends (a generation per slot tells a live dependency from an ended one), with a FIFO per
+/// resource and a radix heap of end events. Returns the simulated time in picoseconds; it equals
+/// [`minimal_ring_loop`]'s and kb-ccl's on the same machine.
+pub fn minimal_ring_streaming(ranks: usize, bytes: usize) -> u64 {
+    const NONE: u32 = u32::MAX;
+    let costs = RingCosts::new(ranks, bytes);
+    let n = ranks;
+    if n < 2 || costs.count == 0 {
+        return 0;
+    }
+    let steps = 2 * (n - 1);
+    let mut ring = Streaming {
+        res: Vec::new(),
+        dur: Vec::new(),
+        pending: Vec::new(),
+        succ: Vec::new(),
+        step: Vec::new(),
+        generation: Vec::new(),
+        free: Vec::new(),
+        queue: vec![std::collections::VecDeque::new(); 2 * n],
+        busy: vec![false; 2 * n],
+        events: MinimalRadix::default(),
+    };
+    // The live op that last wrote chunk k on member q, as (slot, generation).
+    let mut last = vec![(NONE, 0u32); n * n];
+    // Each chunk's hop and reduction, costed once (chunks come in two lengths).
+    let hop: Vec<u64> = (0..n).map(|k| costs.hop(costs.chunk(k))).collect();
+    let reduce: Vec<u64> = (0..n).map(|k| costs.reduce(costs.chunk(k))).collect();
+    let generate = |ring: &mut Streaming, last: &mut Vec<(u32, u32)>, s: usize, now: u64| {
+        for p in 0..n {
+            let q = (p + 1) % n;
+            if s < n - 1 {
+                let k = (p + n - s) % n;
+                let t = ring.add(p, hop[k], [last[p * n + k], (NONE, 0)], s, now);
+                last[q * n + k] = ring.add(n + q, reduce[k], [t, last[q * n + k]], s, now);
+            } else {
+                let k = (p + 1 + n - (s - (n - 1))) % n;
+                last[q * n + k] = ring.add(p, hop[k], [last[p * n + k], (NONE, 0)], s, now);
+            }
+        }
+    };
+    generate(&mut ring, &mut last, 0, 0);
+    let mut next_step = 1;
+    let mut end = 0;
+    while let Some((now, op)) = ring.events.pop() {
+        end = now;
+        let o = op as usize;
+        let (r, succ) = (ring.res[o] as usize, ring.succ[o]);
+        ring.busy[r] = false;
+        ring.generation[o] += 1;
+        ring.free.push(op);
+        if ring.step[o] as usize + 1 == next_step && next_step < steps {
+            generate(&mut ring, &mut last, next_step, now);
+            next_step += 1;
+        }
+        for x in succ.into_iter().filter(|&x| x != NONE) {
+            ring.pending[x as usize] -= 1;
+            if ring.pending[x as usize] == 0 {
+                let rx = ring.res[x as usize] as usize;
+                ring.queue[rx].push_back(x);
+                ring.start(rx, now);
+            }
+        }
+        ring.start(r, now);
+    }
+    end
+}
+
+/// [`minimal_ring_streaming`]'s live ops (a slab of flat arrays), resources and events.
+struct Streaming {
+    res: Vec<u32>,
+    dur: Vec<u64>,
+    pending: Vec<u32>,
+    succ: Vec<[u32; 2]>,
+    step: Vec<u32>,
+    generation: Vec<u32>,
+    free: Vec<u32>,
+    queue: Vec<std::collections::VecDeque<u32>>,
+    busy: Vec<bool>,
+    events: MinimalRadix,
+}
+
+impl Streaming {
+    /// Adds an op of step `step` on resource `res` after the live ones of `deps`; returns it as
+    /// (slot, generation).
+    fn add(&mut self, res: usize, dur: u64, deps: [(u32, u32); 2], step: usize, now: u64) -> (u32, u32) {
+        const NONE: u32 = u32::MAX;
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.res.push(0);
+                self.dur.push(0);
+                self.pending.push(0);
+                self.succ.push([NONE; 2]);
+                self.step.push(0);
+                self.generation.push(0);
+                (self.res.len() - 1) as u32
+            }
+        };
+        let s = slot as usize;
+        (self.res[s], self.dur[s], self.succ[s], self.step[s]) = (res as u32, dur, [NONE; 2], step as u32);
+        let mut live = 0;
+        for (d, g) in deps {
+            if d != NONE && self.generation[d as usize] == g {
+                let succ = &mut self.succ[d as usize];
+                succ[usize::from(succ[0] != NONE)] = slot;
+                live += 1;
+            }
+        }
+        self.pending[s] = live;
+        if live == 0 {
+            self.queue[res].push_back(slot);
+            self.start(res, now);
+        }
+        (slot, self.generation[s])
+    }
+
+    /// Starts the next op waiting for resource `r` at `now`, if `r` is idle.
+    fn start(&mut self, r: usize, now: u64) {
+        if !self.busy[r]
+            && let Some(op) = self.queue[r].pop_front()
+        {
+            self.busy[r] = true;
+            self.events.push(now + self.dur[op as usize], op);
+        }
+    }
 }
 
 /// The engine bench's Rust reference: the synthetic log timed by a minimal event loop written
@@ -595,6 +762,7 @@ mod tests {
         for (ranks, bytes) in [(2, 4096), (5, 5000), (8, 1 << 16), (64, 1 << 20)] {
             let ours = ring_all_reduce(ranks, bytes, Mode::TIMING_LEAN).unwrap();
             assert_eq!(minimal_ring_loop(ranks, bytes), ours, "{ranks} ranks, {bytes} B");
+            assert_eq!(minimal_ring_streaming(ranks, bytes), ours, "{ranks} ranks, {bytes} B, streaming");
         }
     }
 
