@@ -293,17 +293,14 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
         id
     };
     if ops > 0 {
-        for s in 0..n - 1 {
-            for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + n - s) % n);
-                let t = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
-                last[q * n + k] = add(n + q, reduce(chunk(k)), [t, last[q * n + k]]);
-            }
-        }
-        for s in 0..n - 1 {
-            for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + 1 + n - s) % n);
-                last[q * n + k] = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
+        for s in 0..2 * (n - 1) {
+            for (p, q, k, reduces) in ring_step(n, s) {
+                if reduces {
+                    let t = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
+                    last[q * n + k] = add(n + q, reduce(chunk(k)), [t, last[q * n + k]]);
+                } else {
+                    last[q * n + k] = add(p, hop(chunk(k)), [last[p * n + k], NONE]);
+                }
             }
         }
     }
@@ -349,6 +346,13 @@ pub fn minimal_ring_loop(ranks: usize, bytes: usize) -> u64 {
         }
     }
     end
+}
+
+/// Step `s` of the reference loops' ring of `n` members (`2(n − 1)` steps): for each member `p`,
+/// `(p, q, k, reduces)` — it sends chunk `k = p − s` to `q = p + 1`, which reduces it into its own
+/// in the first `n − 1` steps (reduce-scatter) and keeps it in the others (all-gather).
+fn ring_step(n: usize, s: usize) -> impl Iterator<Item = (usize, usize, usize, bool)> {
+    (0..n).map(move |p| (p, (p + 1) % n, (p + 2 * n - s) % n, s < n - 1))
 }
 
 /// The default machine's costs of [`minimal_ring_loop`]'s ring, from the spec alone: chunk
@@ -425,14 +429,11 @@ pub fn minimal_ring_streaming(ranks: usize, bytes: usize) -> u64 {
     let hop: Vec<u64> = (0..n).map(|k| costs.hop(costs.chunk(k))).collect();
     let reduce: Vec<u64> = (0..n).map(|k| costs.reduce(costs.chunk(k))).collect();
     let generate = |ring: &mut Streaming, last: &mut Vec<(u32, u32)>, s: usize, now: u64| {
-        for p in 0..n {
-            let q = (p + 1) % n;
-            if s < n - 1 {
-                let k = (p + n - s) % n;
+        for (p, q, k, reduces) in ring_step(n, s) {
+            if reduces {
                 let t = ring.add(p, hop[k], [last[p * n + k], (NONE, 0)], s, now);
                 last[q * n + k] = ring.add(n + q, reduce[k], [t, last[q * n + k]], s, now);
             } else {
-                let k = (p + 1 + n - (s - (n - 1))) % n;
                 last[q * n + k] = ring.add(p, hop[k], [last[p * n + k], (NONE, 0)], s, now);
             }
         }

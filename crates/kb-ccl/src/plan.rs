@@ -156,6 +156,11 @@ impl Plan {
         self.numbered.unwrap_or_else(|| self.rt.next_seq())
     }
 
+    /// The runtime the plan records into.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
     /// Makes room in the runtime for `ops` more ops, about to be recorded.
     pub(crate) fn reserve(&self, ops: usize) {
         self.rt.reserve_ops(ops);
@@ -427,7 +432,7 @@ impl Plan {
 /// The op [`Plan::divide`] records: `region /= n` in place on `pe`.
 pub(crate) fn divide_op(pe: Pe, region: Region, n: usize) -> Op {
     let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
-    Op { kind: OpKind::Vector { pe, op }, label: Some(Arc::from("avg")) }
+    Op::labelled(OpKind::Vector { pe, op }, "avg")
 }
 
 /// The root's position among the members of a rooted collective.

@@ -77,7 +77,6 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
 
 /// A ring all-reduce being recorded: its plan and buffers, step by step.
 struct RingAllReduce {
-    rt: Runtime,
     plan: Plan,
     n: usize,
     op: ReduceOp,
@@ -198,7 +197,7 @@ impl RingAllReduce {
             Label::new("all_reduce ring gather"),
         ];
         let costs = (!rt.keeps_ops()).then(|| Costs::new(n, longest, per_chunk));
-        Ok(RingAllReduce { rt: rt.clone(), plan, n, op, grid, per_chunk, mem, labels, costs })
+        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels, costs })
     }
 
     /// At least as many as the ops the steps record: each step moves every non-empty cell once
@@ -218,7 +217,7 @@ impl RingAllReduce {
     fn record(&mut self, step: usize) -> Result<(), SchedError> {
         match self.costs.take() {
             Some(mut costs) => {
-                let rt = self.rt.clone();
+                let rt = self.plan.runtime().clone();
                 let done = rt.costed(|to| self.record_step(step, &mut Rec::ByCost(&mut costs, to)));
                 self.costs = Some(costs);
                 done?

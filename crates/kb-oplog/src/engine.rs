@@ -201,6 +201,19 @@ fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
     }
 }
 
+/// Stage `i` of packed `st` (see [`unpack`]), if it has one: read in place when the op has one
+/// stage, as most do.
+#[inline(always)]
+fn stage_at(st: &Stage, many: &[Box<[Stage]>], i: usize) -> Option<Stage> {
+    if st.resources[0] != NONE { (i == 0).then_some(*st) } else { unpack(st, many).get(i).copied() }
+}
+
+/// Stage `i` of packed `st`, which the op has (the one it is in).
+#[inline(always)]
+fn current_stage(st: &Stage, many: &[Box<[Stage]>], i: usize) -> Stage {
+    if st.resources[0] != NONE { *st } else { unpack(st, many)[i] }
+}
+
 /// An op's record: every field the event loop touches for one op, in one cache line, so an op's
 /// step costs one cache miss, not one per field array.
 #[derive(Debug, Clone, Copy)]
@@ -753,12 +766,8 @@ impl Engine {
     fn acquired(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.held += 1;
-        // Most ops have one stage, packed inline.
-        let stage = if hot.stages.resources[0] != NONE {
-            hot.stages
-        } else {
-            unpack(&hot.stages, &self.many)[hot.stage as usize]
-        };
+        let stage =
+            stage_at(&hot.stages, &self.many, hot.stage as usize).expect("an op acquires for one of its stages");
         // A stage holds one or two resources; with the first, it queues for the second.
         if hot.held == 1 && stage.resources[1] != NONE {
             let seq = hot.seq;
@@ -796,12 +805,9 @@ impl Engine {
     #[inline]
     fn stage_end(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
-        let (stage, next) = if hot.stages.resources[0] != NONE {
-            (hot.stages, None)
-        } else {
-            let stages = unpack(&hot.stages, &self.many);
-            (stages[hot.stage as usize], stages.get(hot.stage as usize + 1).map(|st| st.resources[0]))
-        };
+        let i = hot.stage as usize;
+        let stage = current_stage(&hot.stages, &self.many, i);
+        let next = stage_at(&hot.stages, &self.many, i + 1).map(|st| st.resources[0]);
         hot.stage += 1;
         hot.held = 0;
         let seq = hot.seq;
@@ -879,12 +885,7 @@ impl Engine {
     fn activate(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.state = OpState::Active;
-        let first = if hot.stages.resources[0] != NONE {
-            Some(hot.stages.resources[0])
-        } else {
-            unpack(&hot.stages, &self.many).first().map(|st| st.resources[0])
-        };
-        match first {
+        match stage_at(&hot.stages, &self.many, 0).map(|st| st.resources[0]) {
             Some(r) => {
                 let seq = hot.seq;
                 self.queues.wait(r, seq, slot);

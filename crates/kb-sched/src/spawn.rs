@@ -17,6 +17,7 @@
 //! waits on — never a hang.
 
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -145,10 +146,9 @@ pub(crate) struct Scheduler {
     /// An error from driving the engine, handed to the rank whose wait it ended.
     wait_errors: RefCell<Vec<Option<SchedError>>>,
     rendezvous: RefCell<BTreeMap<RendezvousKey, Rendezvous>>,
-    /// The member lists rendezvous have named; the world's first.
+    /// The member lists rendezvous have named; the world's first (the list
+    /// [`RankCtx::world_ranks`] shares).
     groups: RefCell<Groups>,
-    /// Every rank of the world, in order (the list [`RankCtx::world_ranks`] shares).
-    world: Rc<[usize]>,
     /// Per rank: calls made so far per (name, members), to number rendezvous.
     calls: RefCell<Vec<CallCounts>>,
     /// Per rank: state registered by upper crates.
@@ -168,9 +168,8 @@ impl fmt::Debug for Scheduler {
 
 impl Scheduler {
     fn new(n: usize) -> Scheduler {
-        let world: Rc<[usize]> = (0..n).collect();
         let mut groups = Groups::default();
-        groups.intern(&world);
+        groups.intern(&(0..n).collect::<Vec<_>>());
         Scheduler {
             current: std::cell::Cell::new(None),
             parkers: RefCell::new(vec![None; n]),
@@ -178,7 +177,6 @@ impl Scheduler {
             wait_errors: RefCell::new((0..n).map(|_| None).collect()),
             rendezvous: RefCell::new(BTreeMap::new()),
             groups: RefCell::new(groups),
-            world,
             calls: RefCell::new(vec![HashMap::new(); n]),
             locals: RefCell::new(vec![HashMap::new(); n]),
             mail: RefCell::new(BTreeMap::new()),
@@ -224,7 +222,7 @@ impl RankCtx {
     /// Every rank of the world, in order: one list shared by every rank (a group of the world
     /// built from it meets in rendezvous without its ranks being copied or compared).
     pub fn world_ranks(&self) -> Rc<[usize]> {
-        self.sched.world.clone()
+        self.sched.groups.borrow().lists[0].clone()
     }
 
     /// The runtime all ranks share.
@@ -307,15 +305,13 @@ impl RankCtx {
         run: impl FnOnce(Vec<A>) -> Result<Vec<R>, String> + 'static,
     ) -> Result<R, SchedError> {
         // Members come sorted (a group's ranks); only another order is sorted here.
-        let sorted;
-        let members = if members.windows(2).all(|w| w[0] < w[1]) {
-            members
+        let members: Cow<'_, [usize]> = if members.windows(2).all(|w| w[0] < w[1]) {
+            Cow::Borrowed(members)
         } else {
             let mut m = members.to_vec();
             m.sort_unstable();
             m.dedup();
-            sorted = m;
-            &sorted[..]
+            Cow::Owned(m)
         };
         let Ok(position) = members.binary_search(&self.rank) else {
             return Err(SchedError::Invalid {
@@ -332,7 +328,7 @@ impl RankCtx {
                 ),
             });
         }
-        let (group, members) = self.sched.groups.borrow_mut().intern(members);
+        let (group, members) = self.sched.groups.borrow_mut().intern(&members);
         let call = {
             let mut calls = self.sched.calls.borrow_mut();
             let counter = calls[self.rank].entry((name.to_string(), group)).or_insert(0);
