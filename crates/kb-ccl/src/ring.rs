@@ -38,13 +38,87 @@ use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, divid
 /// the timing reaches them ([`Runtime::defer`]), so only a step or two of ops is alive at a time;
 /// the timing is the same as recording them all at once.
 pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
-    let mut ring = RingAllReduce::new(rt, calls)?;
-    let steps = ring.steps();
-    if steps == 0 {
-        return ring.plan.finish();
+    let n = calls.len();
+    let (count, dtype, op) = calls.first().map_or((0, DType::F32, ReduceOp::Sum), |c| {
+        (c.tensor(0).numel(), c.tensor(0).dtype(), c.op.unwrap_or(ReduceOp::Sum))
+    });
+    let flats = flat(calls, 0)?;
+    let grid = Grid::new(rt, count, n, dtype);
+    let busy = n > 1 && count > 0;
+    let longest = grid.chunk(0).1;
+    let scr = if busy {
+        [scratch(rt, calls, longest, dtype)?, scratch(rt, calls, longest, dtype)?]
+    } else {
+        [vec![], vec![]]
+    };
+    let writes = (0..n)
+        .map(|p| [Some(&flats[p]), scr[0].get(p), scr[1].get(p)].into_iter().flatten().cloned().collect())
+        .collect();
+    let per_chunk = grid.slots() / n.max(1);
+    let plan = Plan::new(rt, "all_reduce", grid.slots() + 2 * per_chunk, vec![Vec::new(); n], writes)?;
+    let mem = if busy {
+        let bufs = [Buf::new(&scr[0], grid.slots())?, Buf::new(&scr[1], grid.slots() + per_chunk)?];
+        Some((Buf::new(&flats, 0)?, bufs))
+    } else {
+        None
+    };
+    let labels = [
+        Label::new("all_reduce ring send"),
+        Label::new("all_reduce ring reduce"),
+        Label::new("all_reduce ring gather"),
+    ];
+    let steps = AllReduceSteps { n, op, grid, per_chunk, mem, labels };
+    record_steps(rt, Stepped::new(rt, plan, Costs::new(n, longest, per_chunk), steps))
+}
+
+/// What a ring collective records at each of its steps, so that it can be recorded wave by wave
+/// ([`record_steps`]). Every op of a step after the first depends on an op of the step before
+/// it, so recording a step when the first op of the one before ends times it as if every step had
+/// been recorded at once.
+trait Steps {
+    /// The number of steps.
+    fn count(&self) -> usize;
+    /// At least as many ops as the steps record.
+    fn op_bound(&self) -> u64;
+    /// Records step `step` into `plan`, each op as `rec` says.
+    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError>;
+}
+
+/// A ring collective being recorded step by step: its plan, its steps and, on a runtime that
+/// keeps no ops, the costs of the ops already costed.
+struct Stepped<S> {
+    plan: Plan,
+    costs: Option<Costs>,
+    steps: S,
+}
+
+impl<S: Steps> Stepped<S> {
+    /// Recording `steps` into `plan`, by their costs (filed in `costs`) when `rt` keeps no ops.
+    fn new(rt: &Runtime, plan: Plan, costs: Costs, steps: S) -> Stepped<S> {
+        Stepped { plan, costs: (!rt.keeps_ops()).then_some(costs), steps }
     }
-    if rt.keeps_data() {
-        ring.plan.reserve(3 * (ring.n - 1) * ring.grid.slots() + ring.n);
+
+    /// Records step `step`: by the ops' costs, holding the runtime, when it keeps no ops.
+    fn record(&mut self, step: usize) -> Result<(), SchedError> {
+        let Stepped { plan, costs, steps } = self;
+        match costs {
+            Some(costs) => {
+                let rt = plan.runtime().clone();
+                rt.costed(|to| steps.record(plan, step, &mut Rec::ByCost(costs, to)))?
+            }
+            None => steps.record(plan, step, &mut Rec::Whole),
+        }
+    }
+}
+
+/// Records a ring collective's steps and returns each member's exit join. On a runtime that
+/// keeps no data, they are recorded wave by wave as the timing reaches them ([`Runtime::defer`]),
+/// so only a step or two of ops is alive at a time; the timing is the same as recording them all
+/// at once.
+fn record_steps<S: Steps + 'static>(rt: &Runtime, mut ring: Stepped<S>) -> Result<Vec<OpId>, SchedError> {
+    let steps = ring.steps.count();
+    if rt.keeps_data() || steps < 2 {
+        ring.plan.reserve(usize::try_from(ring.steps.op_bound()).unwrap_or(usize::MAX));
         for step in 0..steps {
             ring.record(step)?;
         }
@@ -55,7 +129,7 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
     // Its ops are numbered as if recorded now, so they compete with other ops (another group's
     // collective on shared links) as they would have had every step been recorded at once.
     let exits = ring.plan.hold_exits()?;
-    ring.plan.reserve_numbers(ring.op_bound());
+    ring.plan.reserve_numbers(ring.steps.op_bound());
     let alarm = ring.plan.next_number();
     ring.record(0)?;
     let mut step = 0;
@@ -70,43 +144,45 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
         }
         Ok(Some(alarm))
     });
-    // A ring of two or more members has at least two steps: the wave always has one to record.
+    // Two steps or more: the wave always has one to record.
     rt.defer(alarm, wave)?;
     Ok(exits)
 }
 
-/// A ring all-reduce being recorded: its plan and buffers, step by step.
-struct RingAllReduce {
-    plan: Plan,
+/// The steps of a ring all-reduce.
+struct AllReduceSteps {
     n: usize,
     op: ReduceOp,
     grid: Grid,
     per_chunk: usize,
     mem: Option<(Buf, [Buf; 2])>,
     labels: [Label; 3],
-    /// On a runtime that keeps no ops, the costs of the ops already costed (see [`Costs`]).
-    costs: Option<Costs>,
 }
 
-/// The costs of a ring's ops, on a runtime that keeps no ops: an op's stages depend only on its
-/// member, on whether its chunk is one of the longer ones and on its slice — a slice of the same
-/// size on the same route or PE — so each is costed once, from the whole op, and the others are
-/// recorded by their cost ([`Runtime::costed`]), which the engine times the same.
+/// The costs of a ring collective's ops, on a runtime that keeps no ops: an op's stages depend
+/// only on its kind, its member, on whether its chunk is one of the longer ones and on its slice —
+/// a slice of the same size on the same route or PE — so each is costed once, from the whole op,
+/// and the others are recorded by their cost ([`Runtime::costed`]), which the engine times the
+/// same.
 struct Costs {
+    /// Members.
+    n: usize,
     /// The length of the longest chunk.
     longest: usize,
     per_chunk: usize,
-    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`], [`DIVIDE`]), member, chunk class and slice.
-    stages: [Vec<Option<Stages>>; 4],
+    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`], [`DIVIDE`], [`COPY`]), chunk class, member
+    /// and slice.
+    stages: [Vec<Option<Stages>>; 5],
 }
 
-/// The kinds of a ring all-reduce's ops, as [`Costs`] files them.
+/// The kinds of a ring collective's ops, as [`Costs`] files them.
 const SEND: usize = 0;
 const REDUCE: usize = 1;
 const GATHER: usize = 2;
 const DIVIDE: usize = 3;
+const COPY: usize = 4;
 
-/// Which cost an op of a ring all-reduce has: its kind, member, chunk length and slice.
+/// Which cost an op of a ring collective has: its kind, member, chunk length and slice.
 #[derive(Clone, Copy)]
 struct CostKey {
     kind: usize,
@@ -116,9 +192,11 @@ struct CostKey {
 }
 
 impl Costs {
+    /// Costs of the ops of `n` members, chunks of at most `longest` elements in `per_chunk`
+    /// slices.
     fn new(n: usize, longest: usize, per_chunk: usize) -> Costs {
         let each = || vec![None; 2 * n * per_chunk];
-        Costs { longest, per_chunk, stages: [each(), each(), each(), each()] }
+        Costs { n, longest, per_chunk, stages: [each(), each(), each(), each(), each()] }
     }
 
     /// The stages of the op of `key`; `op` builds it whole the first time, and `to` costs it.
@@ -130,7 +208,7 @@ impl Costs {
         to: &Costed<'_>,
     ) -> Result<&Stages, SchedError> {
         let CostKey { kind, member, len, slice } = key;
-        let at = (2 * member + usize::from(len == self.longest)) * self.per_chunk + slice;
+        let at = (usize::from(len == self.longest) * self.n + member) * self.per_chunk + slice;
         let cached = &mut self.stages[kind][at];
         if cached.is_none() {
             *cached = Some(to.cost(&op()?)?);
@@ -165,76 +243,34 @@ fn record(
     }
 }
 
-impl RingAllReduce {
-    fn new(rt: &Runtime, calls: &[Call]) -> Result<RingAllReduce, SchedError> {
-        let n = calls.len();
-        let (count, dtype, op) = calls.first().map_or((0, DType::F32, ReduceOp::Sum), |c| {
-            (c.tensor(0).numel(), c.tensor(0).dtype(), c.op.unwrap_or(ReduceOp::Sum))
-        });
-        let flats = flat(calls, 0)?;
-        let grid = Grid::new(rt, count, n, dtype);
-        let busy = n > 1 && count > 0;
-        let longest = grid.chunk(0).1;
-        let scr = if busy {
-            [scratch(rt, calls, longest, dtype)?, scratch(rt, calls, longest, dtype)?]
-        } else {
-            [vec![], vec![]]
-        };
-        let writes = (0..n)
-            .map(|p| [Some(&flats[p]), scr[0].get(p), scr[1].get(p)].into_iter().flatten().cloned().collect())
-            .collect();
-        let per_chunk = grid.slots() / n.max(1);
-        let plan = Plan::new(rt, "all_reduce", grid.slots() + 2 * per_chunk, vec![Vec::new(); n], writes)?;
-        let mem = if busy {
-            let bufs = [Buf::new(&scr[0], grid.slots())?, Buf::new(&scr[1], grid.slots() + per_chunk)?];
-            Some((Buf::new(&flats, 0)?, bufs))
-        } else {
-            None
-        };
-        let labels = [
-            Label::new("all_reduce ring send"),
-            Label::new("all_reduce ring reduce"),
-            Label::new("all_reduce ring gather"),
-        ];
-        let costs = (!rt.keeps_ops()).then(|| Costs::new(n, longest, per_chunk));
-        Ok(RingAllReduce { plan, n, op, grid, per_chunk, mem, labels, costs })
-    }
+/// The next member round the ring of `n`.
+#[inline(always)]
+fn next_of(n: usize, x: usize) -> usize {
+    if x + 1 == n { 0 } else { x + 1 }
+}
 
-    /// At least as many as the ops the steps record: each step moves every non-empty cell once
-    /// (reduce-scatter steps also reduce it), and `avg` divides each once.
-    fn op_bound(&self) -> u64 {
-        let cells = self.grid.all_cells().count() as u64;
-        (3 * (self.n as u64 - 1) + 1) * cells
-    }
-
-    /// The number of steps: n − 1 of reduce-scatter, n − 1 of all-gather (none if nothing moves).
-    fn steps(&self) -> usize {
+impl Steps for AllReduceSteps {
+    /// n − 1 steps of reduce-scatter, n − 1 of all-gather (none if nothing moves).
+    fn count(&self) -> usize {
         if self.mem.is_some() { 2 * (self.n - 1) } else { 0 }
     }
 
-    /// Records step `step` (the last reduce-scatter step includes `avg`'s division): by the ops'
-    /// costs, holding the runtime, when it keeps no ops.
-    fn record(&mut self, step: usize) -> Result<(), SchedError> {
-        match self.costs.take() {
-            Some(mut costs) => {
-                let rt = self.plan.runtime().clone();
-                let done = rt.costed(|to| self.record_step(step, &mut Rec::ByCost(&mut costs, to)));
-                self.costs = Some(costs);
-                done?
-            }
-            None => self.record_step(step, &mut Rec::Whole),
-        }
+    /// Each step moves every non-empty cell once (reduce-scatter steps also reduce it), and `avg`
+    /// divides each once.
+    fn op_bound(&self) -> u64 {
+        let cells = self.grid.all_cells().count() as u64;
+        (3 * (self.n as u64).saturating_sub(1) + 1) * cells
     }
 
-    /// Records step `step`, each op as `rec` says.
-    fn record_step(&mut self, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
+    /// Records step `step` (the last reduce-scatter step includes `avg`'s division).
+    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
         let Some((mem, bufs)) = &self.mem else { return Ok(()) };
-        let (n, grid, per_chunk, plan) = (self.n, self.grid, self.per_chunk, &mut self.plan);
+        let (n, grid, per_chunk) = (self.n, self.grid, self.per_chunk);
         // Slice j of chunk k on member p is slot `((p − k) mod n, j)`: each step touches one or two
         // diagonals, the same slot index on every member, which the plan stores side by side.
         // Member p's chunk and its successor are stepped along with p, so the loops divide nothing.
         let diagonal = |d: usize, j: usize| d * per_chunk + j;
-        let next = |x: usize| if x + 1 == n { 0 } else { x + 1 };
+        let next = |x: usize| next_of(n, x);
         let [send, reduce, gather] = &self.labels;
         if step < n - 1 {
             let s = step;
@@ -321,7 +357,8 @@ pub(crate) fn barrier(
 }
 
 /// Records a ring reduce-scatter: member `p`'s output (tensor 0) gets part `p` of the reduction of
-/// every member's input (tensor 1); inputs are not written.
+/// every member's input (tensor 1); inputs are not written. Recorded step by step as
+/// [`all_reduce`] is.
 pub(crate) fn reduce_scatter(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
     let n = calls.len();
     let Some(first) = calls.first() else { return Ok(Vec::new()) };
@@ -339,55 +376,133 @@ pub(crate) fn reduce_scatter(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, 
     let writes = (0..n)
         .map(|p| [Some(&outs[p]), buffers[0].get(p), buffers[1].get(p)].into_iter().flatten().cloned().collect())
         .collect();
-    let mut plan = Plan::new(rt, "reduce_scatter_tensor", grid.slots() + 3 * per, reads, writes)?;
-    if m > 0 {
-        let input = Buf::new(&ins, 0)?;
-        let out = Buf::new(&outs, grid.slots())?;
-        let bufs = if n > 2 {
-            vec![Buf::new(&buffers[0], grid.slots() + per)?, Buf::new(&buffers[1], grid.slots() + 2 * per)?]
-        } else {
-            Vec::new()
-        };
-        let (copy, send, reduce) = (
+    let plan = Plan::new(rt, "reduce_scatter_tensor", grid.slots() + 3 * per, reads, writes)?;
+    let bufs = if m > 0 && n > 2 {
+        vec![Buf::new(&buffers[0], grid.slots() + per)?, Buf::new(&buffers[1], grid.slots() + 2 * per)?]
+    } else {
+        Vec::new()
+    };
+    let steps = ReduceScatterSteps {
+        n,
+        m,
+        per,
+        op,
+        cells: part_grid.all_cells().collect(),
+        input: Buf::new(&ins, 0)?,
+        out: Buf::new(&outs, grid.slots())?,
+        bufs,
+        labels: [
             Label::new("reduce_scatter copy"),
             Label::new("reduce_scatter ring send"),
             Label::new("reduce_scatter ring reduce"),
-        );
-        if n == 1 {
-            for (j, start, len) in part_grid.all_cells() {
-                plan.copy(input.cell(0, j, start, len)?, out.cell(0, j, start, len)?, j, &copy)?;
-            }
-        }
-        for s in 0..n.saturating_sub(1) {
-            for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + 2 * n - s - 1) % n);
-                for (j, start, len) in part_grid.all_cells() {
-                    let src = if s == 0 {
-                        input.cell(p, k * per + j, k * m + start, len)?
-                    } else {
-                        bufs[(s - 1) % 2].cell(p, j, start, len)?
-                    };
-                    let dst =
-                        if s == n - 2 { out.cell(q, j, start, len)? } else { bufs[s % 2].cell(q, j, start, len)? };
-                    plan.transfer(src, dst.clone(), &send)?;
-                    let own = input.cell(q, k * per + j, k * m + start, len)?;
-                    plan.reduce_into(own, dst, op.combine(), j, &reduce)?;
-                }
-            }
-        }
-        if op == ReduceOp::Avg && n > 1 {
-            for p in 0..n {
-                for (j, start, len) in part_grid.all_cells() {
-                    plan.divide(out.cell(p, j, start, len)?, n, j)?;
-                }
-            }
+        ],
+    };
+    record_steps(rt, Stepped::new(rt, plan, Costs::new(n, m, per), steps))
+}
+
+/// The steps of a ring reduce-scatter of parts of `m` elements, each cut in `per` slices: at step
+/// `s` member `p` sends part `p − s − 1` — from its input at step 0, else from the buffer it
+/// reduced into at the step before — into one of two alternating scratch buffers on member `p + 1`
+/// (its output at the last step), which reduces its own input's part into it. A lone member copies
+/// its input to its output.
+struct ReduceScatterSteps {
+    n: usize,
+    m: usize,
+    per: usize,
+    op: ReduceOp,
+    /// The cells of a part: `(slice, start, len)`.
+    cells: Vec<(usize, usize, usize)>,
+    input: Buf,
+    out: Buf,
+    bufs: Vec<Buf>,
+    labels: [Label; 3],
+}
+
+impl Steps for ReduceScatterSteps {
+    fn count(&self) -> usize {
+        match (self.m, self.n) {
+            (0, _) => 0,
+            (_, 1) => 1,
+            (_, n) => n - 1,
         }
     }
-    plan.finish()
+
+    fn op_bound(&self) -> u64 {
+        let (n, cells) = (self.n as u64, self.cells.len() as u64);
+        (2 * n.saturating_sub(1) * n + n + 1) * cells
+    }
+
+    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
+        let (n, m, per) = (self.n, self.m, self.per);
+        let (input, out) = (&self.input, &self.out);
+        let [copy, send, reduce] = &self.labels;
+        if n == 1 {
+            for &(j, start, len) in &self.cells {
+                let pe = plan.lane(out.device(0), j);
+                let dma = || {
+                    let (src, dst) = (input.region(0, start, len)?, out.region(0, start, len)?);
+                    Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
+                };
+                let key = CostKey { kind: COPY, member: 0, len: m, slice: j };
+                record(plan, rec, key, dma, &[input.at(0, j)], &[out.at(0, j)])?;
+            }
+            return Ok(());
+        }
+        let s = step;
+        let combine = self.op.combine();
+        // The part sent comes from the input at step 0, else from the buffer reduced into at the
+        // step before; it goes into the output at the last step, else into a buffer.
+        let from_buf = s.checked_sub(1).map(|t| &self.bufs[t % 2]);
+        let into = if s == n - 2 { out } else { &self.bufs[s % 2] };
+        let mut k = (2 * n - s - 1) % n;
+        for p in 0..n {
+            let q = next_of(n, p);
+            for &(j, start, len) in &self.cells {
+                let (own_start, own) = (k * m + start, input.at(q, k * per + j));
+                let (from, src_start) = match from_buf {
+                    Some(buf) => (buf.at(p, j), start),
+                    None => (input.at(p, k * per + j), own_start),
+                };
+                let to = into.at(q, j);
+                let hop = || {
+                    let src = match from_buf {
+                        Some(buf) => buf.region(p, src_start, len)?,
+                        None => input.region(p, src_start, len)?,
+                    };
+                    Ok(Op {
+                        kind: OpKind::LinkTransfer { src, dst: into.region(q, start, len)? },
+                        label: send.for_op(),
+                    })
+                };
+                let key = CostKey { kind: SEND, member: p, len: m, slice: j };
+                record(plan, rec, key, hop, &[from], &[to])?;
+                let pe = plan.lane(into.device(q), j);
+                let sum = || {
+                    let (src, dst) = (input.region(q, own_start, len)?, into.region(q, start, len)?);
+                    Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
+                };
+                let key = CostKey { kind: REDUCE, member: q, len: m, slice: j };
+                record(plan, rec, key, sum, &[own, to], &[to])?;
+            }
+            k = next_of(n, k);
+        }
+        if s == n - 2 && self.op == ReduceOp::Avg {
+            for p in 0..n {
+                for &(j, start, len) in &self.cells {
+                    let at = out.at(p, j);
+                    let pe = plan.lane(out.device(p), j);
+                    let divide = || Ok(divide_op(pe, out.region(p, start, len)?, n));
+                    let key = CostKey { kind: DIVIDE, member: p, len: m, slice: j };
+                    record(plan, rec, key, divide, &[at], &[at])?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Records a ring all-gather: member `p`'s input (tensor 1) lands in part `p` of every member's
-/// output (tensor 0).
+/// output (tensor 0). Recorded step by step as [`all_reduce`] is.
 pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
     let n = calls.len();
     let Some(first) = calls.first() else { return Ok(Vec::new()) };
@@ -398,31 +513,87 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
     let per = part_grid.slots();
     let reads = ins.iter().map(|t| vec![t.clone()]).collect();
     let writes = outs.iter().map(|t| vec![t.clone()]).collect();
-    let mut plan = Plan::new(rt, "all_gather_into_tensor", grid.slots() + per, reads, writes)?;
-    if m > 0 {
-        let out = Buf::new(&outs, 0)?;
-        let input = Buf::new(&ins, grid.slots())?;
-        let (copy, send) = (Label::new("all_gather copy"), Label::new("all_gather ring send"));
-        for p in 0..n {
-            for (j, start, len) in part_grid.all_cells() {
-                plan.copy(input.cell(p, j, start, len)?, out.cell(p, p * per + j, p * m + start, len)?, j, &copy)?;
-            }
+    let plan = Plan::new(rt, "all_gather_into_tensor", grid.slots() + per, reads, writes)?;
+    let steps = AllGatherSteps {
+        n,
+        m,
+        per,
+        cells: part_grid.all_cells().collect(),
+        out: Buf::new(&outs, 0)?,
+        input: Buf::new(&ins, grid.slots())?,
+        labels: [Label::new("all_gather copy"), Label::new("all_gather ring send")],
+    };
+    record_steps(rt, Stepped::new(rt, plan, Costs::new(n, m, per), steps))
+}
+
+/// The steps of a ring all-gather of parts of `m` elements, each cut in `per` slices: member `p`
+/// copies its input into its own part of the output (a DMA, at step 0) while, at step `s`, it
+/// sends part `p − s` (its input at step 0) into member `p + 1`'s output.
+struct AllGatherSteps {
+    n: usize,
+    m: usize,
+    per: usize,
+    /// The cells of a part: `(slice, start, len)`.
+    cells: Vec<(usize, usize, usize)>,
+    out: Buf,
+    input: Buf,
+    labels: [Label; 2],
+}
+
+impl Steps for AllGatherSteps {
+    fn count(&self) -> usize {
+        match (self.m, self.n) {
+            (0, _) => 0,
+            (_, 1) => 1,
+            (_, n) => n - 1,
         }
-        for s in 0..n - 1 {
+    }
+
+    fn op_bound(&self) -> u64 {
+        let (n, cells) = (self.n as u64, self.cells.len() as u64);
+        n * n * cells
+    }
+
+    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
+        let (n, m, per) = (self.n, self.m, self.per);
+        let (input, out) = (&self.input, &self.out);
+        let [copy, send] = &self.labels;
+        if step == 0 {
             for p in 0..n {
-                let (q, k) = ((p + 1) % n, (p + n - s) % n);
-                for (j, start, len) in part_grid.all_cells() {
-                    let src = if s == 0 {
-                        input.cell(p, j, start, len)?
-                    } else {
-                        out.cell(p, k * per + j, k * m + start, len)?
+                for &(j, start, len) in &self.cells {
+                    let pe = plan.lane(out.device(p), j);
+                    let dma = || {
+                        let (src, dst) = (input.region(p, start, len)?, out.region(p, p * m + start, len)?);
+                        Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
                     };
-                    plan.transfer(src, out.cell(q, k * per + j, k * m + start, len)?, &send)?;
+                    let key = CostKey { kind: COPY, member: p, len: m, slice: j };
+                    record(plan, rec, key, dma, &[input.at(p, j)], &[out.at(p, p * per + j)])?;
                 }
             }
         }
+        if n == 1 {
+            return Ok(());
+        }
+        let s = step;
+        let mut k = (n - s) % n;
+        for p in 0..n {
+            let q = next_of(n, p);
+            for &(j, start, len) in &self.cells {
+                let part_start = k * m + start;
+                let from = if s == 0 { input.at(p, j) } else { out.at(p, k * per + j) };
+                let to = out.at(q, k * per + j);
+                let hop = || {
+                    let src = if s == 0 { input.region(p, start, len)? } else { out.region(p, part_start, len)? };
+                    let dst = out.region(q, part_start, len)?;
+                    Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
+                };
+                let key = CostKey { kind: SEND, member: p, len: m, slice: j };
+                record(plan, rec, key, hop, &[from], &[to])?;
+            }
+            k = next_of(n, k);
+        }
+        Ok(())
     }
-    plan.finish()
 }
 
 /// Records a pipelined chain broadcast from the root member along the ring.

@@ -336,6 +336,62 @@ fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
 }
 
 #[test]
+fn ring_reduce_scatter_and_all_gather_time_the_same_recorded_wave_by_wave() {
+    // As the all-reduce above: a reduce-scatter, then an all-gather of its result, over the whole
+    // world and then over the even and the odd ranks at once, take the same spans recorded at
+    // once (data), wave by wave (timing) and wave by wave by cost (lean). Uneven parts cut into
+    // slices with a shorter last one, `avg`, one and two members, multi-hop routes.
+    let cases = [
+        (1u32, 1000usize, DType::F32, ReduceOp::Avg, Topology::Ring, Some(1000)),
+        (2, 1 << 18, DType::F32, ReduceOp::Sum, Topology::Ring, None),
+        (3, 777, DType::BF16, ReduceOp::Avg, Topology::Ring, Some(1000)),
+        (5, 1, DType::I32, ReduceOp::Max, Topology::Ring, None),
+        (6, 501, DType::F32, ReduceOp::Sum, Topology::Switch, Some(512)),
+        (6, 499, DType::F16, ReduceOp::Min, Topology::Torus2d { dims: [3, 2] }, Some(600)),
+    ];
+    for (n, part, dtype, op, topology, slice) in cases {
+        let spans: Vec<Vec<Vec<(u64, u64)>>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
+            .into_iter()
+            .map(|mode| {
+                let mut spec = MachineSpec::default();
+                spec.cluster.ranks = n;
+                spec.cluster.topology = topology;
+                if let Some(bytes) = slice {
+                    spec.collectives.slice_bytes = bytes;
+                }
+                let rt = Runtime::new(spec, mode).unwrap();
+                rt.spawn(n as usize, move |ctx| {
+                    let world = ProcessGroup::world(&ctx);
+                    let mut groups = vec![(world.clone(), n as usize)];
+                    if n > 1 {
+                        let evens: Vec<usize> = (0..n as usize).step_by(2).collect();
+                        let odds: Vec<usize> = (1..n as usize).step_by(2).collect();
+                        let (even, odd) = (new_group(&ctx, &evens)?, new_group(&ctx, &odds)?);
+                        let size = if ctx.rank() % 2 == 0 { evens.len() } else { odds.len() };
+                        groups.push((even.or(odd).expect("every rank is even or odd"), size));
+                    }
+                    let mut spans = Vec::new();
+                    for (group, size) in groups {
+                        let whole = ctx.device().empty(&[size * part], dtype)?;
+                        let mine = ctx.device().empty(&[part], dtype)?;
+                        let start = ctx.runtime().now();
+                        spans.push((start, reduce_scatter_tensor_async(&ctx, &group, &mine, &whole, op)?.wait()?));
+                        let start = ctx.runtime().now();
+                        spans.push((start, all_gather_into_tensor_async(&ctx, &group, &whole, &mine)?.wait()?));
+                    }
+                    Ok::<_, CclError>(spans)
+                })
+                .unwrap()
+            })
+            .collect();
+        let case = format!("{n} ranks on {topology}, parts of {part} × {dtype}, {op}, slices {slice:?}");
+        assert!(spans[0].iter().flatten().all(|&(start, end)| end > start), "{case}: every collective takes time");
+        assert_eq!(spans[0], spans[1], "{case}: data vs timing");
+        assert_eq!(spans[0], spans[2], "{case}: data vs lean");
+    }
+}
+
+#[test]
 fn every_send_of_a_direct_broadcast_waits_for_the_roots_earlier_write() {
     // The root's tensor is read by one send per member: the second and later reads of it must
     // wait for the root's earlier write as the first does, not only for each other.
