@@ -29,6 +29,9 @@ use crate::ReduceOp;
 use crate::collective::Call;
 use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, flat, root_of, scratch};
 
+/// A [`Buf::piece`] of a buffer that holds every chunk: nothing to shift.
+const NO_SHIFT: (usize, usize) = (0, 0);
+
 /// Why a group of `n` members cannot use these algorithms, if it cannot.
 pub(crate) fn unsupported(n: usize) -> Option<String> {
     (!n.is_power_of_two()).then(|| format!("needs a group whose size is a power of two, not {n}"))
@@ -71,35 +74,30 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
         for d in halving(n) {
             let splits: Vec<_> = (0..n).map(|p| split(&ranges[p], p, d)).collect();
             for (p, (_, give)) in splits.iter().enumerate() {
-                for (cell, start, len) in grid.cells_of(give.clone()) {
-                    plan.transfer(mem.cell(p, cell, start, len)?, recv.cell(p ^ d, cell, start, len)?, &send)?;
+                for piece in grid.pieces(give.clone()) {
+                    plan.transfer(mem.piece(p, &piece, NO_SHIFT)?, recv.piece(p ^ d, &piece, NO_SHIFT)?, &send)?;
                 }
             }
             for (p, (keep, _)) in splits.into_iter().enumerate() {
-                for (cell, start, len) in grid.cells_of(keep.clone()) {
-                    plan.reduce_into(
-                        recv.cell(p, cell, start, len)?,
-                        mem.cell(p, cell, start, len)?,
-                        op.combine(),
-                        cell,
-                        &reduce,
-                    )?;
+                for piece in grid.pieces(keep.clone()) {
+                    let (theirs, mine) = (recv.piece(p, &piece, NO_SHIFT)?, mem.piece(p, &piece, NO_SHIFT)?);
+                    plan.reduce_into(theirs, mine, op.combine(), piece.cells.start, &reduce)?;
                 }
                 ranges[p] = keep;
             }
         }
         if op == ReduceOp::Avg {
             for p in 0..n {
-                for (cell, start, len) in grid.cells(p) {
-                    plan.divide(mem.cell(p, cell, start, len)?, n, cell)?;
+                for piece in grid.pieces(p..p + 1) {
+                    plan.divide(mem.piece(p, &piece, NO_SHIFT)?, n, piece.cells.start)?;
                 }
             }
         }
         for d in doubling(n) {
             for p in 0..n {
                 let block = (p / d) * d;
-                for (cell, start, len) in grid.cells_of(block..block + d) {
-                    plan.transfer(mem.cell(p, cell, start, len)?, mem.cell(p ^ d, cell, start, len)?, &gather)?;
+                for piece in grid.pieces(block..block + d) {
+                    plan.transfer(mem.piece(p, &piece, NO_SHIFT)?, mem.piece(p ^ d, &piece, NO_SHIFT)?, &gather)?;
                 }
             }
         }
@@ -143,27 +141,27 @@ pub(crate) fn reduce_scatter(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, 
                 let from = if d == n / 2 { &input } else { &acc };
                 let splits: Vec<_> = (0..n).map(|p| split(&ranges[p], p, d)).collect();
                 for (p, (_, give)) in splits.iter().enumerate() {
-                    for (cell, start, len) in grid.cells_of(give.clone()) {
-                        plan.transfer(from.cell(p, cell, start, len)?, recv.cell(p ^ d, cell, start, len)?, &send)?;
+                    for piece in grid.pieces(give.clone()) {
+                        plan.transfer(from.piece(p, &piece, NO_SHIFT)?, recv.piece(p ^ d, &piece, NO_SHIFT)?, &send)?;
                     }
                 }
                 for (p, (keep, _)) in splits.into_iter().enumerate() {
-                    for (cell, start, len) in grid.cells_of(keep.clone()) {
+                    for piece in grid.pieces(keep.clone()) {
                         let dst = if d == 1 {
-                            out.cell(p, cell - p * per, start - p * m, len)?
+                            out.piece(p, &piece, (p * per, p * m))?
                         } else {
-                            acc.cell(p, cell, start, len)?
+                            acc.piece(p, &piece, NO_SHIFT)?
                         };
-                        let (mine, theirs) = (from.cell(p, cell, start, len)?, recv.cell(p, cell, start, len)?);
-                        plan.combine(mine, theirs, dst, op.combine(), cell, &reduce)?;
+                        let (mine, theirs) = (from.piece(p, &piece, NO_SHIFT)?, recv.piece(p, &piece, NO_SHIFT)?);
+                        plan.combine(mine, theirs, dst, op.combine(), piece.cells.start, &reduce)?;
                     }
                     ranges[p] = keep;
                 }
             }
             if op == ReduceOp::Avg {
                 for p in 0..n {
-                    for (cell, start, len) in grid.cells(p) {
-                        plan.divide(out.cell(p, cell - p * per, start - p * m, len)?, n, cell)?;
+                    for piece in grid.pieces(p..p + 1) {
+                        plan.divide(out.piece(p, &piece, (p * per, p * m))?, n, piece.cells.start)?;
                     }
                 }
             }
@@ -189,16 +187,16 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
         let (out, input) = (Buf::new(&outs, 0)?, Buf::new(&ins, g)?);
         let (copy, send) = (Label::new("all_gather copy"), Label::new("all_gather hd send"));
         for p in 0..n {
-            for (cell, start, len) in grid.cells(p) {
-                let from = input.cell(p, cell - p * per, start - p * m, len)?;
-                plan.copy(from, out.cell(p, cell, start, len)?, cell, &copy)?;
+            for piece in grid.pieces(p..p + 1) {
+                let from = input.piece(p, &piece, (p * per, p * m))?;
+                plan.copy(from, out.piece(p, &piece, NO_SHIFT)?, piece.cells.start, &copy)?;
             }
         }
         for d in doubling(n) {
             for p in 0..n {
                 let block = (p / d) * d;
-                for (cell, start, len) in grid.cells_of(block..block + d) {
-                    plan.transfer(out.cell(p, cell, start, len)?, out.cell(p ^ d, cell, start, len)?, &send)?;
+                for piece in grid.pieces(block..block + d) {
+                    plan.transfer(out.piece(p, &piece, NO_SHIFT)?, out.piece(p ^ d, &piece, NO_SHIFT)?, &send)?;
                 }
             }
         }

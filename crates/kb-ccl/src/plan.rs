@@ -41,7 +41,12 @@ impl Grid {
     /// The grid of `count` elements of `dtype` in `n` chunks, with the slice size of `rt`'s machine.
     pub(crate) fn new(rt: &Runtime, count: usize, n: usize, dtype: DType) -> Grid {
         let bytes = rt.machine().collectives.slice_bytes;
-        let slice = usize::try_from(bytes / dtype.size() as u64).unwrap_or(usize::MAX).max(1);
+        Grid::sliced(count, n, usize::try_from(bytes / dtype.size() as u64).unwrap_or(usize::MAX))
+    }
+
+    /// The grid of `count` elements in `n` chunks, in slices of at most `slice` elements.
+    fn sliced(count: usize, n: usize, slice: usize) -> Grid {
+        let slice = slice.max(1);
         let longest = chunk(count, n.max(1), 0).1;
         let n = n.max(1);
         Grid { n, slice, per_chunk: longest.div_ceil(slice).max(1), base: count / n, rem: count % n }
@@ -67,6 +72,24 @@ impl Grid {
         ks.flat_map(move |k| grid.cells(k))
     }
 
+    /// The cells of chunks `ks` merged, in order, into pieces of at most one slice: each piece is
+    /// a run of consecutive elements that one op moves or reduces. A step that moves many small
+    /// chunks at once (halving-doubling's halves) moves them slice by slice, as one message cut
+    /// into slices, not one op per chunk.
+    pub(crate) fn pieces(&self, ks: std::ops::Range<usize>) -> Vec<Piece> {
+        let mut pieces: Vec<Piece> = Vec::new();
+        for (cell, start, len) in self.cells_of(ks) {
+            match pieces.last_mut() {
+                Some(last) if last.len + len <= self.slice && last.start + last.len == start => {
+                    last.cells.end = cell + 1;
+                    last.len += len;
+                }
+                _ => pieces.push(Piece { cells: cell..cell + 1, start, len }),
+            }
+        }
+        pieces
+    }
+
     /// Every non-empty cell, chunk by chunk.
     pub(crate) fn all_cells(&self) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
         self.cells_of(0..self.n)
@@ -75,6 +98,34 @@ impl Grid {
     /// Slots a buffer cut by this grid needs.
     pub(crate) fn slots(&self) -> usize {
         self.n * self.per_chunk
+    }
+}
+
+/// Consecutive cells moved or reduced as one op ([`Grid::pieces`]): the cell indices (the slots
+/// of chunks shorter than the longest, which have fewer cells, are in the range but never used by
+/// another op) and the elements `start .. start + len`.
+#[derive(Debug, Clone)]
+pub(crate) struct Piece {
+    pub(crate) cells: std::ops::Range<usize>,
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+}
+
+/// The slots an op accesses in one buffer: one [`Slot`], or a [`Piece`]'s run of them.
+pub(crate) trait Slots {
+    /// The slots, in order.
+    fn slots(&self) -> &[Slot];
+}
+
+impl Slots for Slot {
+    fn slots(&self) -> &[Slot] {
+        std::slice::from_ref(self)
+    }
+}
+
+impl Slots for Vec<Slot> {
+    fn slots(&self) -> &[Slot] {
+        self
     }
 }
 
@@ -311,40 +362,42 @@ impl Plan {
     /// A link transfer of `src` (with its slot) into `dst` (on another device).
     pub(crate) fn transfer(
         &mut self,
-        (src, from): (Region, Slot),
-        (dst, to): (Region, Slot),
+        (src, from): (Region, impl Slots),
+        (dst, to): (Region, impl Slots),
         label: &Label,
     ) -> Result<OpId, SchedError> {
-        self.op(OpKind::LinkTransfer { src, dst }, label, &[from], &[to])
+        self.op(OpKind::LinkTransfer { src, dst }, label, from.slots(), to.slots())
     }
 
     /// `dst = op(dst, src)` on PE `lane` (modulo the PEs) of `dst`'s device.
     pub(crate) fn reduce_into(
         &mut self,
-        (src, from): (Region, Slot),
-        (dst, to): (Region, Slot),
+        (src, from): (Region, impl Slots),
+        (dst, to): (Region, impl Slots),
         op: BinaryOp,
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
         let pe = self.lane(dst.space.device(), lane);
-        self.op(OpKind::ReduceInto { pe, src, dst, op }, label, &[from, to], &[to])
+        let reads = [from.slots(), to.slots()].concat();
+        self.op(OpKind::ReduceInto { pe, src, dst, op }, label, &reads, to.slots())
     }
 
     /// `out = op(a, b)` on PE `lane` of `out`'s device: the out-of-place form of
     /// [`Plan::reduce_into`], with the same arithmetic and rounding.
     pub(crate) fn combine(
         &mut self,
-        (a, a_at): (Region, Slot),
-        (b, b_at): (Region, Slot),
-        (out, out_at): (Region, Slot),
+        (a, a_at): (Region, impl Slots),
+        (b, b_at): (Region, impl Slots),
+        (out, out_at): (Region, impl Slots),
         op: BinaryOp,
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
         let pe = self.lane(out.space.device(), lane);
         let kind = OpKind::Vector { pe, op: VectorOp::Binary { op, a, b, out } };
-        self.op(kind, label, &[a_at, b_at], &[out_at])
+        let reads = [a_at.slots(), b_at.slots()].concat();
+        self.op(kind, label, &reads, out_at.slots())
     }
 
     /// Reduces `xs` (at least two) in their order — `((x0 op x1) op x2) …`, rounded at each step —
@@ -377,19 +430,24 @@ impl Plan {
     /// A copy within one device, by PE `lane`'s DMA engine.
     pub(crate) fn copy(
         &mut self,
-        (src, from): (Region, Slot),
-        (dst, to): (Region, Slot),
+        (src, from): (Region, impl Slots),
+        (dst, to): (Region, impl Slots),
         lane: usize,
         label: &Label,
     ) -> Result<OpId, SchedError> {
         let pe = self.lane(dst.space.device(), lane);
-        self.op(OpKind::Dma { pe, src, dst }, label, &[from], &[to])
+        self.op(OpKind::Dma { pe, src, dst }, label, from.slots(), to.slots())
     }
 
     /// Divides `region` (slot `at`) by `n` in place on PE `lane` of its device (`avg`'s last step).
-    pub(crate) fn divide(&mut self, (region, at): (Region, Slot), n: usize, lane: usize) -> Result<OpId, SchedError> {
+    pub(crate) fn divide(
+        &mut self,
+        (region, at): (Region, impl Slots),
+        n: usize,
+        lane: usize,
+    ) -> Result<OpId, SchedError> {
         let op = divide_op(self.lane(region.space.device(), lane), region, n);
-        self.record(&op, &[at], &[at])
+        self.record(&op, at.slots(), at.slots())
     }
 
     /// Records each member's exit join, held (see [`Runtime::record_op_held`]), as an access of
@@ -488,6 +546,18 @@ impl Buf {
     /// Elements `start .. start + len` of member `p`'s buffer, with its slot `index`.
     pub(crate) fn cell(&self, p: usize, index: usize, start: usize, len: usize) -> Result<(Region, Slot), SchedError> {
         Ok((part(&self.mem[p], start, len)?, self.at(p, index)))
+    }
+
+    /// Piece `piece` of member `p`'s buffer, its cells and elements shifted back by `cells` and
+    /// `elems` (a buffer holding only some chunks): its region and its slots.
+    pub(crate) fn piece(
+        &self,
+        p: usize,
+        piece: &Piece,
+        (cells, elems): (usize, usize),
+    ) -> Result<(Region, Vec<Slot>), SchedError> {
+        let slots = (piece.cells.start - cells..piece.cells.end - cells).map(|i| self.at(p, i)).collect();
+        Ok((part(&self.mem[p], piece.start - elems, piece.len)?, slots))
     }
 
     /// The device of member `p`'s buffer.
@@ -607,4 +677,52 @@ pub(crate) fn part(region: &Region, start: usize, len: usize) -> Result<Region, 
 /// A scratch buffer of `len` elements on each member's device.
 pub(crate) fn scratch(rt: &Runtime, calls: &[Call], len: usize, dtype: DType) -> Result<Vec<Tensor>, SchedError> {
     calls.iter().map(|c| rt.device(c.tensor(0).device())?.empty(&[len], dtype)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grid;
+
+    #[test]
+    fn pieces_cover_their_chunks_in_order_in_runs_of_at_most_a_slice() {
+        for count in [0, 1, 5, 12, 13, 40, 97] {
+            for n in 1..=8 {
+                for slice in 1..=14 {
+                    let grid = Grid::sliced(count, n, slice);
+                    for lo in 0..n {
+                        for hi in lo..=n {
+                            let pieces = grid.pieces(lo..hi);
+                            let cells: Vec<_> = grid.cells_of(lo..hi).collect();
+                            let case = format!("{count} elements, {n} chunks, slices of {slice}, chunks {lo}..{hi}");
+                            // The pieces tile the chunks' elements in order, no piece empty.
+                            let mut at = grid.chunk(lo).0;
+                            for piece in &pieces {
+                                assert_eq!(piece.start, at, "{case}: {pieces:?}");
+                                assert!(piece.len > 0 && piece.len <= slice, "{case}: {pieces:?}");
+                                at += piece.len;
+                            }
+                            let end = if hi > lo { grid.chunk(hi - 1).0 + grid.chunk(hi - 1).1 } else { at };
+                            assert_eq!(at, end, "{case}: {pieces:?}");
+                            // Each piece is a run of whole cells, and consecutive pieces could not
+                            // have been one (together they exceed a slice).
+                            let mut next = cells.iter();
+                            for piece in &pieces {
+                                let mut len = 0;
+                                while len < piece.len {
+                                    let &(cell, start, cell_len) = next.next().expect("a cell for every element");
+                                    assert!(piece.cells.contains(&cell), "{case}: cell {cell} in {piece:?}");
+                                    assert_eq!(start, piece.start + len, "{case}");
+                                    len += cell_len;
+                                }
+                                assert_eq!(len, piece.len, "{case}: {piece:?} ends on a cell boundary");
+                            }
+                            for pair in pieces.windows(2) {
+                                assert!(pair[0].len + pair[1].len > slice, "{case}: {pair:?} fit in one slice");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
