@@ -109,9 +109,13 @@ pub(crate) fn dispatch(kind: Kind) -> Record {
     }
 }
 
-/// The algorithm `auto` picks for `calls`: the candidate whose dry run ends first. A candidate
-/// whose dry run fails (its scratch buffers do not fit in HBM: the one-shot all-reduce receives
-/// every member's tensor) is not a candidate; if every one fails, the first failure is the error.
+/// The algorithm `auto` picks for `calls`: the candidate whose dry run ends first (the earlier
+/// candidate on a tie). A candidate whose dry run fails (its scratch buffers do not fit in HBM:
+/// the one-shot all-reduce receives every member's tensor) is not a candidate; if every one fails,
+/// the first failure is the error. Each dry run after the first is bounded by the best time so
+/// far ([`Runtime::set_bound`]): it stops as soon as it provably cannot end sooner — the work
+/// asked of some link or unit already reaches that time, or its clock does — so a candidate
+/// that loses by far (one-shot on a thousand ranks of a ring) costs little to rule out.
 pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<CollectiveAlgo, SchedError> {
     let mut best: Option<(u64, CollectiveAlgo)> = None;
     let mut first_error = None;
@@ -119,8 +123,8 @@ pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<Collect
         if unsupported(kind, algo, calls.len()).is_some() {
             continue;
         }
-        match dry_run(rt, calls, recorder(kind, algo)) {
-            Ok(time) if best.is_none_or(|(t, _)| time < t) => best = Some((time, algo)),
+        match dry_run(rt, calls, recorder(kind, algo), best.map_or(u64::MAX, |(t, _)| t)) {
+            Ok(Some(time)) if best.is_none_or(|(t, _)| time < t) => best = Some((time, algo)),
             Ok(_) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -135,8 +139,8 @@ pub(crate) fn choose(rt: &Runtime, calls: &[Call], kind: Kind) -> Result<Collect
 }
 
 /// The simulated time `record` takes for `calls` on an idle, timing-only copy of `rt`'s machine
-/// that keeps no ops.
-fn dry_run(rt: &Runtime, calls: &[Call], record: Record) -> Result<u64, SchedError> {
+/// that keeps no ops; `None` when it provably takes `bound` or longer.
+fn dry_run(rt: &Runtime, calls: &[Call], record: Record, bound: u64) -> Result<Option<u64>, SchedError> {
     let scratch = Runtime::new(rt.machine(), Mode::TIMING_LEAN)?;
     let shadow = calls
         .iter()
@@ -149,6 +153,10 @@ fn dry_run(rt: &Runtime, calls: &[Call], record: Record) -> Result<u64, SchedErr
             Ok(Call { tensors, ..c.clone() })
         })
         .collect::<Result<Vec<_>, SchedError>>()?;
-    record(&scratch, &shadow)?;
-    Ok(scratch.run_all())
+    scratch.set_bound(bound);
+    match record(&scratch, &shadow) {
+        Err(e) if e.is_bound() => return Ok(None),
+        done => done?,
+    };
+    scratch.run_all_within(bound)
 }

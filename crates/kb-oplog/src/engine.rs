@@ -168,6 +168,17 @@ pub enum EngineError {
         /// The next sequence number not yet handed out.
         next: u64,
     },
+    /// Adding the op would ask a resource for at least the engine's bound of work per slot
+    /// ([`Engine::set_bound`]): the ops could not all end before the bound, whatever the order.
+    #[error("resource {resource} would be asked for {demand} ps of work per slot, reaching the bound of {bound} ps")]
+    Bound {
+        /// The resource.
+        resource: ResourceIndex,
+        /// The stage time per slot it would be asked for, in picoseconds.
+        demand: u64,
+        /// The bound, in picoseconds.
+        bound: u64,
+    },
     /// Nothing is left to simulate, yet the op has not completed.
     #[error("op {op:?} cannot complete: no event is pending at {now} ps")]
     Stalled {
@@ -303,6 +314,10 @@ pub struct Engine {
     rung: Option<u64>,
     /// Whether a watched op has ended since the flag was last taken ([`Engine::watch`]).
     watch_rung: bool,
+    /// The bound set by [`Engine::set_bound`] (`u64::MAX`: none).
+    bound: u64,
+    /// Per resource, the stage time the ops added so far ask of it (kept while a bound is set).
+    demand: Vec<u128>,
 }
 
 /// The id of the op in `slot` at `version`.
@@ -349,6 +364,8 @@ impl Engine {
             alarm: u64::MAX,
             rung: None,
             watch_rung: false,
+            bound: u64::MAX,
+            demand: Vec::new(),
         }
     }
 
@@ -412,6 +429,8 @@ impl Engine {
         self.alarm = u64::MAX;
         self.rung = None;
         self.watch_rung = false;
+        self.bound = u64::MAX;
+        self.demand.clear();
     }
 
     /// Reserves room for `additional` more ops.
@@ -555,6 +574,9 @@ impl Engine {
             Stages::Many(list) => list.iter().try_for_each(|st| self.known(st))?,
         }
         self.check_deps(deps)?;
+        if self.bound != u64::MAX {
+            self.charge(stages.as_slice())?;
+        }
         let stages = match stages {
             Stages::One(stage) => stage,
             Stages::None => NO_STAGES,
@@ -606,6 +628,42 @@ impl Engine {
             self.end_joins();
         }
         Ok(mint(slot, version))
+    }
+
+    /// Sets a bound, in picoseconds, for a run that only matters if it ends before it (an
+    /// algorithm's dry run, once another has ended at the bound): from now on, adding an op that
+    /// would ask some resource for `bound` or more picoseconds of stage time per slot — counting
+    /// every op added since the bound was set — fails with [`EngineError::Bound`] and adds
+    /// nothing. From an idle start, such ops could not all end before the bound.
+    pub fn set_bound(&mut self, bound: u64) {
+        self.bound = bound;
+        self.demand.clear();
+        if bound != u64::MAX {
+            self.demand.resize(self.resources.len(), 0);
+        }
+    }
+
+    /// Counts `stages` against the bound; refuses them, counting nothing, if a resource's work
+    /// per slot would reach it.
+    #[inline(never)]
+    fn charge(&mut self, stages: &[Stage]) -> Result<(), EngineError> {
+        let each = |stages: &[Stage], demand: &mut [u128], add: bool| {
+            for stage in stages {
+                for r in stage.resources() {
+                    let d = &mut demand[r as usize];
+                    *d = if add { *d + u128::from(stage.duration) } else { *d - u128::from(stage.duration) };
+                }
+            }
+        };
+        each(stages, &mut self.demand, true);
+        let per_slot = |r: ResourceIndex| self.demand[r as usize] / u128::from(self.resources[r as usize].slots);
+        let over = stages.iter().flat_map(Stage::resources).find(|&r| per_slot(r) >= u128::from(self.bound));
+        if let Some(resource) = over {
+            let demand = u64::try_from(per_slot(resource)).unwrap_or(u64::MAX);
+            each(stages, &mut self.demand, false);
+            return Err(EngineError::Bound { resource, demand, bound: self.bound });
+        }
+        Ok(())
     }
 
     /// Checks that `stage`'s resources are in the table.

@@ -182,6 +182,11 @@ impl Sim {
         self.engine.set_alarm(seq);
     }
 
+    /// Sets the engine's bound (see [`Engine::set_bound`]).
+    pub fn set_bound(&mut self, bound: u64) {
+        self.engine.set_bound(bound);
+    }
+
     /// Clears the engine's alarm (see [`Engine::clear_alarm`]).
     pub fn clear_alarm(&mut self) {
         self.engine.clear_alarm();

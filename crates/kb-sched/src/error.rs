@@ -129,3 +129,11 @@ pub enum SchedError {
         space: Space,
     },
 }
+
+impl SchedError {
+    /// Whether this is a run's bound refusing an op ([`crate::Runtime::set_bound`]): the run
+    /// provably ends at its bound or later.
+    pub fn is_bound(&self) -> bool {
+        matches!(self, SchedError::OpLog(OpLogError::Engine(kb_oplog::EngineError::Bound { .. })))
+    }
+}

@@ -319,6 +319,41 @@ impl Runtime {
         self.inner.borrow_mut().sim.run_all()
     }
 
+    /// Runs the timing of every recorded op to its end, as [`Runtime::run_all`] does, for a run
+    /// that only matters if it ends before `bound` picoseconds (an algorithm's dry run, once
+    /// another has ended at the bound): it stops as soon as the clock reaches the bound, or a
+    /// wave recorded on the way reaches the bound set by [`Runtime::set_bound`] (set it before
+    /// recording, so that a long recording stops early too). Returns the makespan, or `None` when
+    /// the run provably ends at the bound or later. Any other error of a wave is returned.
+    pub fn run_all_within(&self, bound: u64) -> Result<Option<u64>, SchedError> {
+        let past = |inner: &Inner| inner.sim.now() >= bound;
+        loop {
+            match self.drive_until_any(&[]) {
+                Ok(true) if past(&self.inner.borrow()) => return Ok(None),
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if e.is_bound() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut inner = self.inner.borrow_mut();
+        while inner.sim.step() {
+            if past(&inner) {
+                return Ok(None);
+            }
+        }
+        let makespan = inner.sim.makespan();
+        Ok((makespan < bound).then_some(makespan))
+    }
+
+    /// Sets the bound of a run that only matters if it ends before `bound` picoseconds: from now
+    /// on, recording an op that would ask some resource for `bound` or more of stage time per
+    /// slot — counting every op recorded since — fails with an error for which
+    /// [`SchedError::is_bound`] holds (see [`kb_oplog::Engine::set_bound`]).
+    pub fn set_bound(&self, bound: u64) {
+        self.inner.borrow_mut().sim.set_bound(bound);
+    }
+
     /// Drives the timing until `op` has ended; returns its end (the current time for a retired op).
     fn drive_to(&self, op: OpId) -> Result<u64, SchedError> {
         self.drive_until_any(&[op])?;

@@ -226,7 +226,14 @@ fn program() -> impl Strategy<Value = Vec<Spec>> {
 }
 
 fn run(specs: &[Spec]) -> (Engine, Vec<OpId>) {
+    let (e, ids) = run_bounded(specs, u64::MAX).expect("no bound refuses an op");
+    (e, ids)
+}
+
+/// [`run`] under a bound ([`Engine::set_bound`]); `None` when it refused an op.
+fn run_bounded(specs: &[Spec], bound: u64) -> Option<(Engine, Vec<OpId>)> {
     let mut e = engine(&[1, 2, 1, 1], true);
+    e.set_bound(bound);
     let mut ids = Vec::new();
     for s in specs {
         let first = match s.r2 {
@@ -238,10 +245,14 @@ fn run(specs: &[Spec]) -> (Engine, Vec<OpId>) {
             stages.push(Stage::one(r, d));
         }
         let deps: Vec<OpId> = s.deps.iter().map(|&i| ids[i]).collect();
-        ids.push(e.add(Stages::from_vec(stages), &deps).unwrap());
+        match e.add(Stages::from_vec(stages), &deps) {
+            Ok(id) => ids.push(id),
+            Err(EngineError::Bound { demand, bound: b, .. }) if b == bound && demand >= bound => return None,
+            Err(other) => panic!("{other}"),
+        }
     }
     e.run_all();
-    (e, ids)
+    Some((e, ids))
 }
 
 proptest! {
@@ -347,4 +358,47 @@ fn a_watched_op_raises_the_flag_once_when_it_ends() {
     let c = e.add(one(0, 5), &[]).unwrap();
     e.run_until(c).unwrap();
     assert!(!e.take_watch_rung());
+}
+
+#[test]
+fn a_bound_refuses_the_op_that_asks_a_resource_for_that_much_work_and_adds_nothing() {
+    let mut e = engine(&[1, 2], false);
+    e.set_bound(100);
+    e.add(one(0, 60), &[]).unwrap();
+    // Two slots: 150 ps of work on resource 1 is 75 per slot, under the bound.
+    e.add(Stages::One(Stage::two(0, 1, 30)), &[]).unwrap();
+    e.add(one(1, 120), &[]).unwrap();
+    let err = e.add(one(0, 10), &[]).unwrap_err();
+    assert_eq!(err, EngineError::Bound { resource: 0, demand: 100, bound: 100 });
+    assert_eq!(err.to_string(), "resource 0 would be asked for 100 ps of work per slot, reaching the bound of 100 ps");
+    // The refused op counted nothing, and is not there: a shorter one still fits.
+    assert_eq!(e.ops_added(), 3);
+    e.add(one(0, 9), &[]).unwrap();
+    // Resource 0 is busy 60 + 30 + 9 ps, under the bound; resource 1's long stage ends last.
+    assert_eq!(e.run_all(), 120);
+    assert_eq!(e.busy_time(0), 99);
+    // Without a bound, nothing is refused.
+    e.set_bound(u64::MAX);
+    e.add(one(0, 1_000), &[]).unwrap();
+}
+
+proptest! {
+    #[test]
+    fn a_bound_refuses_only_runs_that_end_at_or_after_it_and_changes_no_timing(
+        specs in program(),
+        fraction in 0.0f64..1.5,
+    ) {
+        let (free, ids) = run(&specs);
+        let makespan = free.makespan();
+        let bound = ((makespan as f64 * fraction) as u64).max(1);
+        match run_bounded(&specs, bound) {
+            // Refused: the ops could not all have ended before the bound.
+            None => prop_assert!(makespan >= bound, "refused under {} ps, yet it ends at {} ps", bound, makespan),
+            Some((bounded, bounded_ids)) => {
+                for (a, b) in ids.iter().zip(&bounded_ids) {
+                    prop_assert_eq!(free.times(*a), bounded.times(*b));
+                }
+            }
+        }
+    }
 }

@@ -149,3 +149,45 @@ fn ops_recorded_by_their_cost_time_as_whole_ops_and_a_runtime_keeping_ops_refuse
     let err = rt.costed(|_| ()).unwrap_err();
     assert_eq!(err.to_string(), "costed records ops by their cost alone, but this simulation keeps every op");
 }
+
+#[test]
+fn a_bounded_run_stops_once_it_cannot_end_before_its_bound() {
+    let spec = kb_oplog::MachineSpec::default();
+    let c = &spec.cluster;
+    let hop_ps = (c.link_latency_ns * 1e3).round() as u64 + (4096.0 / c.link_gbps * 1e3).round() as u64;
+    // Five hops over one link, recorded under `bound`; the time, or None.
+    let hops_within = |bound: u64, set_first: bool| {
+        let mut spec = kb_oplog::MachineSpec::default();
+        spec.cluster.ranks = 2;
+        let rt = Runtime::new(spec, kb_oplog::Mode::TIMING_LEAN).unwrap();
+        let (d0, d1) = (rt.device(0).unwrap(), rt.device(1).unwrap());
+        let (src, dst) = (d0.empty(&[1024], DType::F32).unwrap(), d1.empty(&[1024], DType::F32).unwrap());
+        let hop = Op::labelled(OpKind::LinkTransfer { src: src.region().unwrap(), dst: dst.region().unwrap() }, "hop");
+        if set_first {
+            rt.set_bound(bound);
+        }
+        let mut last = rt.record_op(Op::labelled(OpKind::Join, "start"), &[&src], &[&dst], &[]).unwrap();
+        for _ in 0..5 {
+            match rt.record_after(&hop, &[last]) {
+                Ok(op) => last = op,
+                Err(e) => {
+                    assert!(e.is_bound(), "{e}");
+                    assert!(e.to_string().contains(&format!("reaching the bound of {bound} ps")), "{e}");
+                    return None;
+                }
+            }
+        }
+        rt.run_all_within(bound).unwrap()
+    };
+    let whole = 5 * hop_ps;
+    // A bound past the end changes nothing.
+    assert_eq!(hops_within(whole + 1, true), Some(whole));
+    assert_eq!(hops_within(u64::MAX, true), Some(whole));
+    // Set before recording, the bound refuses the hop that asks the link for the whole bound.
+    assert_eq!(hops_within(whole, true), None);
+    assert_eq!(hops_within(3 * hop_ps, true), None);
+    // Set after, the clock stops the run at the bound.
+    assert_eq!(hops_within(whole, false), None);
+    assert_eq!(hops_within(hop_ps, false), None);
+    assert_eq!(hops_within(whole + 1, false), Some(whole));
+}
