@@ -15,12 +15,14 @@
 //! Halving-doubling and the tree are refused ([`CclError::UnsupportedAlgo`]) by each member before
 //! the members meet, so nothing is recorded.
 
+use kb_mem::Region;
 use kb_oplog::{CollectiveAlgo, OpId, OpKind};
 use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 
 use crate::algo::{Kind, dispatch};
 use crate::collective::{Call, check_algo, launch};
 use crate::plan::{Label, Plan, Slot, flat, part, regions};
+use crate::steps::{Rec, Stepped, Steps, record_steps};
 use crate::{CclError, ProcessGroup};
 
 /// Sends part `j` of `input` to member `j` and receives member `i`'s part for this member into
@@ -72,7 +74,8 @@ pub fn all_to_all_single_async(
 }
 
 /// Records an all-to-all of the members' inputs (tensor 1) into their outputs (tensor 0), by
-/// pairwise exchange or, for `direct`, all at once.
+/// pairwise exchange — step by step ([`record_steps`]), each step's sends depending on the step
+/// before — or, for `direct`, all at once.
 pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedError> {
     let n = calls.len();
     let Some(first) = calls.first() else { return Ok(Vec::new()) };
@@ -84,29 +87,71 @@ pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedErr
     // Slots per member: input part k is k, output part k is n + k, the send lane 2n and the
     // receive lane 2n + 1 (written by each pairwise transfer, so they follow one another).
     let mut plan = Plan::new(rt, "all_to_all_single", 2 * n + 2, reads, writes)?;
-    if m > 0 {
-        let (out_mem, in_mem) = (regions(&outs)?, regions(&ins)?);
+    let send = Label::new(if pairwise { "all_to_all pairwise send" } else { "all_to_all direct send" });
+    let mut exchange = Exchange {
+        n,
+        m,
+        pairwise,
+        outs: regions(&outs)?,
+        ins: regions(&ins)?,
+        labels: [Label::new("all_to_all copy"), send],
+    };
+    if pairwise {
+        return record_steps(rt, Stepped::whole(plan, exchange));
+    }
+    for step in 0..exchange.count() {
+        exchange.record(&mut plan, step, &mut Rec::Whole)?;
+    }
+    plan.finish()
+}
+
+/// An all-to-all's steps: at step 0 every member copies its own part, and at every step `s`
+/// (from 0) member `p` sends its part for member `p + s + 1` to it. By pairwise exchange a
+/// member's sends, and its receives, follow one another; directly they all compete at once.
+struct Exchange {
+    n: usize,
+    m: usize,
+    pairwise: bool,
+    outs: Vec<Region>,
+    ins: Vec<Region>,
+    labels: [Label; 2],
+}
+
+impl Steps for Exchange {
+    fn count(&self) -> usize {
+        if self.m == 0 { 0 } else { self.n.saturating_sub(1).max(1) }
+    }
+
+    fn op_bound(&self) -> u64 {
+        (self.n * self.n) as u64
+    }
+
+    fn record(&mut self, plan: &mut Plan, step: usize, _: &mut Rec<'_, '_>) -> Result<(), SchedError> {
+        let (n, m) = (self.n, self.m);
         let in_at = |p, k| Slot { member: p, index: k };
         let out_at = |p, k| Slot { member: p, index: n + k };
         let (send_lane, recv_lane) = (|p| Slot { member: p, index: 2 * n }, |p| Slot { member: p, index: 2 * n + 1 });
-        let copy = Label::new("all_to_all copy");
-        let send = Label::new(if pairwise { "all_to_all pairwise send" } else { "all_to_all direct send" });
-        for (p, (mine, out)) in in_mem.iter().zip(&out_mem).enumerate() {
-            let (src, dst) = (part(mine, p * m, m)?, part(out, p * m, m)?);
-            plan.copy((src, in_at(p, p)), (dst, out_at(p, p)), 0, &copy)?;
-        }
-        for s in 1..n {
-            for (p, mine) in in_mem.iter().enumerate() {
-                let q = (p + s) % n;
-                let (src, dst) = (part(mine, q * m, m)?, part(&out_mem[q], p * m, m)?);
-                if pairwise {
-                    let writes = [out_at(q, p), send_lane(p), recv_lane(q)];
-                    plan.op(OpKind::LinkTransfer { src, dst }, &send, &[in_at(p, q)], &writes)?;
-                } else {
-                    plan.transfer((src, in_at(p, q)), (dst, out_at(q, p)), &send)?;
-                }
+        let [copy, send] = &self.labels;
+        if step == 0 {
+            for (p, (mine, out)) in self.ins.iter().zip(&self.outs).enumerate() {
+                let (src, dst) = (part(mine, p * m, m)?, part(out, p * m, m)?);
+                plan.copy((src, in_at(p, p)), (dst, out_at(p, p)), 0, copy)?;
             }
         }
+        if n == 1 {
+            return Ok(());
+        }
+        let s = step + 1;
+        for (p, mine) in self.ins.iter().enumerate() {
+            let q = (p + s) % n;
+            let (src, dst) = (part(mine, q * m, m)?, part(&self.outs[q], p * m, m)?);
+            if self.pairwise {
+                let writes = [out_at(q, p), send_lane(p), recv_lane(q)];
+                plan.op(OpKind::LinkTransfer { src, dst }, send, &[in_at(p, q)], &writes)?;
+            } else {
+                plan.transfer((src, in_at(p, q)), (dst, out_at(q, p)), send)?;
+            }
+        }
+        Ok(())
     }
-    plan.finish()
 }

@@ -46,6 +46,7 @@ mod p2p;
 mod plan;
 mod reduce_op;
 mod ring;
+mod steps;
 mod tree;
 
 pub use all_to_all::{all_to_all_single, all_to_all_single_async};

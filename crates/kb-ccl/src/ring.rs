@@ -26,12 +26,13 @@
 //! Ordering inside a collective is tracked by a [`Plan`].
 
 use kb_mem::DType;
-use kb_oplog::{Op, OpId, OpKind, Stages};
-use kb_sched::{Costed, Runtime, SchedError};
+use kb_oplog::{Op, OpId, OpKind};
+use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Broadcast, Buf, Grid, Label, Plan, Slot, broadcast_plan, divide_op, flat, root_of, scratch};
+use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, divide_op, flat, root_of, scratch};
+use crate::steps::{COPY, CostKey, Costs, DIVIDE, GATHER, REDUCE, Rec, SEND, Stepped, Steps, record, record_steps};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
 /// member's exit join. On a runtime that keeps no data, the steps are recorded wave by wave as
@@ -71,84 +72,6 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
     record_steps(rt, Stepped::new(rt, plan, Costs::new(n, longest, per_chunk), steps))
 }
 
-/// What a ring collective records at each of its steps, so that it can be recorded wave by wave
-/// ([`record_steps`]). Every op of a step after the first depends on an op of the step before
-/// it, so recording a step when the first op of the one before ends times it as if every step had
-/// been recorded at once.
-trait Steps {
-    /// The number of steps.
-    fn count(&self) -> usize;
-    /// At least as many ops as the steps record.
-    fn op_bound(&self) -> u64;
-    /// Records step `step` into `plan`, each op as `rec` says.
-    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError>;
-}
-
-/// A ring collective being recorded step by step: its plan, its steps and, on a runtime that
-/// keeps no ops, the costs of the ops already costed.
-struct Stepped<S> {
-    plan: Plan,
-    costs: Option<Costs>,
-    steps: S,
-}
-
-impl<S: Steps> Stepped<S> {
-    /// Recording `steps` into `plan`, by their costs (filed in `costs`) when `rt` keeps no ops.
-    fn new(rt: &Runtime, plan: Plan, costs: Costs, steps: S) -> Stepped<S> {
-        Stepped { plan, costs: (!rt.keeps_ops()).then_some(costs), steps }
-    }
-
-    /// Records step `step`: by the ops' costs, holding the runtime, when it keeps no ops.
-    fn record(&mut self, step: usize) -> Result<(), SchedError> {
-        let Stepped { plan, costs, steps } = self;
-        match costs {
-            Some(costs) => {
-                let rt = plan.runtime().clone();
-                rt.costed(|to| steps.record(plan, step, &mut Rec::ByCost(costs, to)))?
-            }
-            None => steps.record(plan, step, &mut Rec::Whole),
-        }
-    }
-}
-
-/// Records a ring collective's steps and returns each member's exit join. On a runtime that
-/// keeps no data, they are recorded wave by wave as the timing reaches them ([`Runtime::defer`]),
-/// so only a step or two of ops is alive at a time; the timing is the same as recording them all
-/// at once.
-fn record_steps<S: Steps + 'static>(rt: &Runtime, mut ring: Stepped<S>) -> Result<Vec<OpId>, SchedError> {
-    let steps = ring.steps.count();
-    if rt.keeps_data() || steps < 2 {
-        ring.plan.reserve(usize::try_from(ring.steps.op_bound()).unwrap_or(usize::MAX));
-        for step in 0..steps {
-            ring.record(step)?;
-        }
-        return ring.plan.finish();
-    }
-    // Wave by wave: every op of step s + 1 depends on one of step s, so recording step s + 1
-    // when the first op of step s ends is as if every step had been recorded at once.
-    // Its ops are numbered as if recorded now, so they compete with other ops (another group's
-    // collective on shared links) as they would have had every step been recorded at once.
-    let exits = ring.plan.hold_exits()?;
-    ring.plan.reserve_numbers(ring.steps.op_bound());
-    let alarm = ring.plan.next_number();
-    ring.record(0)?;
-    let mut step = 0;
-    let held = exits.clone();
-    let wave: kb_sched::Wave = Box::new(move |_: &Runtime| {
-        step += 1;
-        let alarm = ring.plan.next_number();
-        ring.record(step)?;
-        if step + 1 == steps {
-            ring.plan.release_exits(&held)?;
-            return Ok(None);
-        }
-        Ok(Some(alarm))
-    });
-    // Two steps or more: the wave always has one to record.
-    rt.defer(alarm, wave)?;
-    Ok(exits)
-}
-
 /// The steps of a ring all-reduce.
 struct AllReduceSteps {
     n: usize,
@@ -157,90 +80,6 @@ struct AllReduceSteps {
     per_chunk: usize,
     mem: Option<(Buf, [Buf; 2])>,
     labels: [Label; 3],
-}
-
-/// The costs of a ring collective's ops, on a runtime that keeps no ops: an op's stages depend
-/// only on its kind, its member, on whether its chunk is one of the longer ones and on its slice —
-/// a slice of the same size on the same route or PE — so each is costed once, from the whole op,
-/// and the others are recorded by their cost ([`Runtime::costed`]), which the engine times the
-/// same.
-struct Costs {
-    /// Members.
-    n: usize,
-    /// The length of the longest chunk.
-    longest: usize,
-    per_chunk: usize,
-    /// Per kind ([`SEND`], [`REDUCE`], [`GATHER`], [`DIVIDE`], [`COPY`]), chunk class, member
-    /// and slice.
-    stages: [Vec<Option<Stages>>; 5],
-}
-
-/// The kinds of a ring collective's ops, as [`Costs`] files them.
-const SEND: usize = 0;
-const REDUCE: usize = 1;
-const GATHER: usize = 2;
-const DIVIDE: usize = 3;
-const COPY: usize = 4;
-
-/// Which cost an op of a ring collective has: its kind, member, chunk length and slice.
-#[derive(Clone, Copy)]
-struct CostKey {
-    kind: usize,
-    member: usize,
-    len: usize,
-    slice: usize,
-}
-
-impl Costs {
-    /// Costs of the ops of `n` members, chunks of at most `longest` elements in `per_chunk`
-    /// slices.
-    fn new(n: usize, longest: usize, per_chunk: usize) -> Costs {
-        let each = || vec![None; 2 * n * per_chunk];
-        Costs { n, longest, per_chunk, stages: [each(), each(), each(), each(), each()] }
-    }
-
-    /// The stages of the op of `key`; `op` builds it whole the first time, and `to` costs it.
-    #[inline]
-    fn get(
-        &mut self,
-        key: CostKey,
-        op: impl FnOnce() -> Result<Op, SchedError>,
-        to: &Costed<'_>,
-    ) -> Result<&Stages, SchedError> {
-        let CostKey { kind, member, len, slice } = key;
-        let at = (usize::from(len == self.longest) * self.n + member) * self.per_chunk + slice;
-        let cached = &mut self.stages[kind][at];
-        if cached.is_none() {
-            *cached = Some(to.cost(&op()?)?);
-        }
-        Ok(cached.as_ref().expect("costed just now"))
-    }
-}
-
-/// How a step's ops are recorded: whole, or by their cost (see [`Costs`]).
-enum Rec<'r, 'a> {
-    Whole,
-    ByCost(&'r mut Costs, &'r mut Costed<'a>),
-}
-
-/// Records the op `op` builds, reading `reads` and writing `writes`, as `rec` says (`key` names
-/// its cost).
-#[inline]
-fn record(
-    plan: &mut Plan,
-    rec: &mut Rec<'_, '_>,
-    key: CostKey,
-    op: impl FnOnce() -> Result<Op, SchedError>,
-    reads: &[Slot],
-    writes: &[Slot],
-) -> Result<OpId, SchedError> {
-    match rec {
-        Rec::ByCost(costs, to) => {
-            let stages = costs.get(key, op, to)?;
-            plan.record_costed(to, stages, reads, writes)
-        }
-        Rec::Whole => plan.record(&op()?, reads, writes),
-    }
 }
 
 /// The next member round the ring of `n`.

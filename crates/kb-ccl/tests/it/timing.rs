@@ -1,8 +1,8 @@
 //! Timing: an uncontended ring all-reduce on the ring topology takes exactly its closed form.
 
 use kb_ccl::{
-    CclError, ProcessGroup, ReduceOp, all_gather_into_tensor_async, all_reduce_async, broadcast_async, new_group,
-    reduce_scatter_tensor_async,
+    CclError, ProcessGroup, ReduceOp, all_gather_into_tensor_async, all_reduce_async, all_to_all_single_async,
+    broadcast_async, new_group, reduce_scatter_tensor_async,
 };
 use kb_mem::DType;
 use kb_oplog::{MachineSpec, Mode, Topology};
@@ -336,8 +336,9 @@ fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
 }
 
 #[test]
-fn ring_reduce_scatter_and_all_gather_time_the_same_recorded_wave_by_wave() {
-    // As the all-reduce above: a reduce-scatter, then an all-gather of its result, over the whole
+fn ring_reduce_scatter_all_gather_and_all_to_all_time_the_same_recorded_wave_by_wave() {
+    // As the all-reduce above: a reduce-scatter, then an all-gather of its result, then a pairwise
+    // all-to-all of that, over the whole
     // world and then over the even and the odd ranks at once, take the same spans recorded at
     // once (data), wave by wave (timing) and wave by wave by cost (lean). Uneven parts cut into
     // slices with a shorter last one, `avg`, one and two members, multi-hop routes.
@@ -378,6 +379,9 @@ fn ring_reduce_scatter_and_all_gather_time_the_same_recorded_wave_by_wave() {
                         spans.push((start, reduce_scatter_tensor_async(&ctx, &group, &mine, &whole, op)?.wait()?));
                         let start = ctx.runtime().now();
                         spans.push((start, all_gather_into_tensor_async(&ctx, &group, &whole, &mine)?.wait()?));
+                        let exchanged = ctx.device().empty(&[size * part], dtype)?;
+                        let start = ctx.runtime().now();
+                        spans.push((start, all_to_all_single_async(&ctx, &group, &exchanged, &whole)?.wait()?));
                     }
                     Ok::<_, CclError>(spans)
                 })
