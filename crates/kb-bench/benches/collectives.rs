@@ -42,8 +42,10 @@
 #![allow(clippy::print_stderr, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kb_bench::fixtures::{minimal_ring_loop, minimal_ring_streaming, peak_rss_kib, ring_all_reduce};
-use kb_oplog::Mode;
+use kb_bench::fixtures::{
+    Collective, minimal_ring_loop, minimal_ring_streaming, peak_rss_kib, ring_all_reduce, timed_collective,
+};
+use kb_oplog::{CollectiveAlgo, Mode};
 
 fn bench(c: &mut Criterion) {
     let before = peak_rss_kib();
@@ -68,6 +70,25 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(3 * 7 * 8 * 256));
     g.bench_function("ring_all_reduce_128MiB_8_ranks_timing_only", |b| {
         b.iter(|| ring_all_reduce(8, 128 << 20, Mode::TIMING_LEAN).unwrap());
+    });
+    // The other collectives at the same scale, and `auto` (four algorithms' dry runs, bounded by
+    // the best so far, then the pick's run).
+    let run = |which, ranks, algo| move || timed_collective(which, ranks, 1 << 20, algo, Mode::TIMING_LEAN).unwrap();
+    g.throughput(Throughput::Elements(2 * 1023 * 1024));
+    g.bench_function("ring_reduce_scatter_1MiB_1024_ranks_timing_only", |b| {
+        b.iter(run(Collective::ReduceScatter, 1024, CollectiveAlgo::Ring));
+    });
+    g.throughput(Throughput::Elements(1023 * 1024));
+    g.bench_function("ring_all_gather_1MiB_1024_ranks_timing_only", |b| {
+        b.iter(run(Collective::AllGather, 1024, CollectiveAlgo::Ring));
+    });
+    g.throughput(Throughput::Elements(255 * 256));
+    g.bench_function("pairwise_all_to_all_1MiB_256_ranks_timing_only", |b| {
+        b.iter(run(Collective::AllToAll, 256, CollectiveAlgo::Ring));
+    });
+    g.throughput(Throughput::Elements(3 * 1023 * 1024));
+    g.bench_function("auto_all_reduce_1MiB_1024_ranks_timing_only", |b| {
+        b.iter(run(Collective::AllReduce, 1024, CollectiveAlgo::Auto));
     });
     g.finish();
 }

@@ -256,6 +256,54 @@ pub fn ring_all_reduce(ranks: usize, bytes: usize, mode: Mode) -> Result<u64, kb
     Ok(ends.into_iter().max().unwrap_or(0))
 }
 
+/// A collective for [`timed_collective`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collective {
+    /// `all_reduce` of `bytes` per rank.
+    AllReduce,
+    /// `reduce_scatter_tensor` of `bytes` per rank's input.
+    ReduceScatter,
+    /// `all_gather_into_tensor` into `bytes` per rank's output.
+    AllGather,
+    /// `all_to_all_single` of `bytes` per rank.
+    AllToAll,
+}
+
+/// The simulated time, in picoseconds, of one `which` of `bytes` of f32 per rank on `ranks` ranks
+/// of a ring, by `algo`, on a fresh runtime in `mode`: the whole run (spawn, rendezvous, recording,
+/// timing). `bytes / 4` must split into `ranks` parts.
+pub fn timed_collective(
+    which: Collective,
+    ranks: usize,
+    bytes: usize,
+    algo: kb_oplog::CollectiveAlgo,
+    mode: Mode,
+) -> Result<u64, kb_sched::SpawnError> {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = ranks as u32;
+    spec.cluster.topology = kb_oplog::Topology::Ring;
+    let rt = kb_sched::Runtime::new(spec, mode).map_err(|e| kb_sched::SpawnError::Setup(e.to_string()))?;
+    let ends = rt.spawn(ranks, move |ctx| {
+        let group = kb_ccl::ProcessGroup::world(&ctx).with_algo(algo);
+        let whole = ctx.device().empty(&[bytes / 4], DType::F32)?;
+        let part = ctx.device().empty(&[bytes / 4 / ranks], DType::F32)?;
+        let start = ctx.runtime().now();
+        let work = match which {
+            Collective::AllReduce => kb_ccl::all_reduce_async(&ctx, &group, &whole, kb_ccl::ReduceOp::Sum)?,
+            Collective::ReduceScatter => {
+                kb_ccl::reduce_scatter_tensor_async(&ctx, &group, &part, &whole, kb_ccl::ReduceOp::Sum)?
+            }
+            Collective::AllGather => kb_ccl::all_gather_into_tensor_async(&ctx, &group, &whole, &part)?,
+            Collective::AllToAll => {
+                let out = ctx.device().empty(&[bytes / 4], DType::F32)?;
+                kb_ccl::all_to_all_single_async(&ctx, &group, &out, &whole)?
+            }
+        };
+        Ok::<_, kb_ccl::CclError>(work.wait()? - start)
+    })?;
+    Ok(ends.into_iter().max().unwrap_or(0))
+}
+
 /// The collectives bench's Rust reference: the ring all-reduce of [`ring_all_reduce`] (one slice
 /// per chunk, `bytes / ranks` bytes of f32 per chunk), timed by a minimal event loop written for
 /// that ring alone — a materialised graph of link transfers (each member's outgoing link) and
@@ -774,6 +822,27 @@ mod tests {
         assert_eq!(kept, lean);
         // 2·7 steps of a 128 KiB chunk over a 100 GB/s link bound it from below.
         assert!(kept > 14 * (128 << 10) * 10, "{kept} ps");
+    }
+
+    #[test]
+    fn the_collective_fixture_times_each_collective_as_kb_ccl_does_in_every_mode() {
+        use kb_oplog::CollectiveAlgo as A;
+        let ring = ring_all_reduce(8, 1 << 16, Mode::TIMING_LEAN).unwrap();
+        assert_eq!(timed_collective(Collective::AllReduce, 8, 1 << 16, A::Ring, Mode::TIMING_LEAN).unwrap(), ring);
+        for which in [Collective::AllReduce, Collective::ReduceScatter, Collective::AllGather, Collective::AllToAll] {
+            for algo in [A::Ring, A::Direct, A::Auto] {
+                let times: Vec<u64> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
+                    .into_iter()
+                    .map(|mode| timed_collective(which, 8, 1 << 16, algo, mode).unwrap())
+                    .collect();
+                assert!(times[0] > 0, "{which:?} by {algo}");
+                assert!(times.iter().all(|&t| t == times[0]), "{which:?} by {algo}: {times:?}");
+            }
+        }
+        // Auto takes the time of the fastest algorithm by name.
+        let by = |algo| timed_collective(Collective::AllReduce, 8, 1 << 16, algo, Mode::TIMING_LEAN).unwrap();
+        let fastest = [A::Ring, A::Direct, A::HalvingDoubling, A::Tree].map(by).into_iter().min();
+        assert_eq!(Some(by(A::Auto)), fastest);
     }
 
     #[test]
