@@ -9,7 +9,7 @@ use kb_ccl::{
     reduce_scatter_tensor,
 };
 use kb_mem::DType;
-use kb_oplog::{MachineSpec, Mode};
+use kb_oplog::{MachineSpec, Mode, Topology};
 use kb_sched::{RankCtx, Runtime, SpawnError, Tensor};
 
 use crate::reference::{chain_reduce, combine, input, read_bits, ring_all_reduce, ring_reduce_scatter, round, to_bits};
@@ -410,4 +410,49 @@ fn last_algo_names_what_auto_ran_and_auto_takes_that_algorithms_time() {
         picks.push(picked);
     }
     assert_ne!(picks[0], picks[1], "the pick depends on the size: {picks:?}");
+}
+
+#[test]
+fn auto_picks_the_fastest_algorithm_of_every_collective_on_every_topology() {
+    // Auto's dry runs after the first stop as soon as they cannot beat the best so far; the pick
+    // must still be the algorithm that, run by name, takes the least time (the first of the
+    // candidates on a tie), for every collective, topology and size.
+    let topologies = [Topology::Ring, Topology::Switch, Topology::Torus2d { dims: [4, 4] }];
+    let candidates =
+        [CollectiveAlgo::Ring, CollectiveAlgo::Tree, CollectiveAlgo::HalvingDoubling, CollectiveAlgo::Direct];
+    for topology in topologies {
+        for count in [16usize, 1 << 12, 1 << 18] {
+            for kind in 0..5 {
+                let time = |algo: CollectiveAlgo| {
+                    let mut spec = MachineSpec::default();
+                    spec.cluster.ranks = 16;
+                    spec.cluster.topology = topology;
+                    let rt = Runtime::new(spec, Mode::TIMING_LEAN).unwrap();
+                    let got = rt.spawn(16, move |ctx| {
+                        let group = ProcessGroup::world(&ctx).with_algo(algo);
+                        let whole = ctx.device().empty(&[16 * count], DType::F32)?;
+                        let part = ctx.device().empty(&[count], DType::F32)?;
+                        let start = ctx.runtime().now();
+                        let work = match kind {
+                            0 => kb_ccl::all_reduce_async(&ctx, &group, &whole, ReduceOp::Sum)?,
+                            1 => kb_ccl::reduce_scatter_tensor_async(&ctx, &group, &part, &whole, ReduceOp::Sum)?,
+                            2 => kb_ccl::all_gather_into_tensor_async(&ctx, &group, &whole, &part)?,
+                            3 => kb_ccl::broadcast_async(&ctx, &group, &whole, 5)?,
+                            _ => kb_ccl::reduce_async(&ctx, &group, &whole, 5, ReduceOp::Sum)?,
+                        };
+                        let end = work.wait()?;
+                        Ok::<_, CclError>((end - start, kb_ccl::last_algo(&ctx)))
+                    });
+                    // An algorithm the collective refuses (the tree runs all-reduce only).
+                    got.ok().map(|g| (g.iter().map(|x| x.0).max().unwrap_or(0), g[0].1))
+                };
+                let (auto_time, picked) = time(CollectiveAlgo::Auto).expect("auto always runs");
+                let case = format!("collective {kind}, {count} × 16 elements on {topology}");
+                let by_name: Vec<(u64, CollectiveAlgo)> =
+                    candidates.into_iter().filter_map(|a| time(a).map(|(t, _)| (t, a))).collect();
+                let fastest = by_name.iter().min_by_key(|(t, _)| *t).copied().expect("some algorithm runs");
+                assert_eq!((auto_time, picked), (fastest.0, Some(fastest.1)), "{case}: {by_name:?}");
+            }
+        }
+    }
 }
