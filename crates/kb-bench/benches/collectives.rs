@@ -1,5 +1,6 @@
 //! Collectives: a timing-only ring all-reduce of 1 MiB on 1024 ranks (about 3.1 million link
-//! transfers and reductions), and the peak RSS of one of 1 GiB on 1024 ranks.
+//! transfers and reductions), the peak RSS of one of 1 GiB on 1024 ranks, and the other stepped
+//! collectives and `auto` at scale.
 //!
 //! Targets (issue 6): the 1 MiB run ≤ 100 ms wall for the whole run (spawn, rendezvous,
 //! recording, timing); the 1 GiB run (two 512 KiB slices per chunk: about 6.3 million ops) with
@@ -12,31 +13,40 @@
 //! that ring alone"); both agree with kb-ccl's time to the picosecond. And `benches/ring_simpy.py`
 //! (the same ring on greenlet and SimPy).
 //!
-//! Measured 2026-12-02, session 4 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
-//! with fat LTO, criterion medians; absolute times drift up to 1.5× within a session):
-//! - 1 MiB on 1024 ranks, the whole run: 265, 283, 290 and 292 ms in four criterion runs —
-//!   target ≤ 100 ms not met. It was 349 ms at the end of session 3 and 0.77–0.88 s at the start
-//!   of it. Side by side in the same runs, the materialised minimal loop: 134, 133, 115 and 127 ms
-//!   (kernbench 1.98×, 2.13×, 2.52×, 2.30×; 2.5× in session 3). The streaming minimal loop, in
-//!   the fourth run: 92.5 ms, so kernbench takes 3.15× it. The issue puts that loop at about 30 ms
-//!   and the target at about 3.3× that; on this machine the streaming loop itself is three times
-//!   slower than that figure (it too waits on memory: one step of 1024 ranks touches 2,048
-//!   resource queues and 3,000 op records), so kernbench is within the ratio of the loop measured
-//!   here but not at the absolute figure. The SimPy + greenlet script (`benches/ring_simpy.py`,
-//!   the issue's Python reference) simulated the same 1059.7 µs in 255 s, so kernbench is about
-//!   960× faster (target ≥ 300×: met).
-//! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
-//!   met (155 MiB in session 3, before rendezvous stopped copying the member list per rank and
-//!   the plan's slot states shrank to 16 bytes). Timing-only runs record the ring one step at a
-//!   time as the timing reaches it, so only a step or two of ops is alive.
-//! - 128 MiB on 8 ranks: 0.68–0.92 ms.
+//! Also, at the same scale: the ring reduce-scatter and all-gather of 1 MiB on 1024 ranks, the
+//! pairwise all-to-all of 1 MiB on 256 ranks (on the ring topology every pair's part crosses up to
+//! 128 links, one stage each) and `auto`'s all-reduce on 1024 ranks (four bounded dry runs, then
+//! the pick's run).
 //!
-//! Where the time goes (perf, 4 runs): the engine's timing loop 42% and adding ops to it 16% —
-//! the same ring's ops added straight to an engine, wave by wave, take 180–200 ms on their own,
-//! about 60 ns per op, bound by cache misses on op and resource records (a step of 1024 ranks
-//! touches about 2,000 op records and 3,000 resource records, more than the L1 and much of the
-//! L2 hold); the plan's per-slot bookkeeping (a million slots) and the ring's loop 26%; page faults
-//! and freeing (1024 coroutine stacks, 16 MB of slot states) about 11%.
+//! Measured 2026-12-02, session 5 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
+//! with fat LTO, criterion medians of two runs; absolute times drift up to 1.5× within a session):
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 329 and 295 ms — target ≤ 100 ms not
+//!   met (265–292 ms in session 4's four runs; callgrind: 2.674 G instructions then, 2.694 G now,
+//!   +0.7% from the shared step driver and the bound check). Side by side: the materialised
+//!   minimal loop 140 and 132 ms (kernbench 2.35× and 2.23×); the streaming minimal loop 98.9 and
+//!   110 ms (3.33× and 2.68×). That streaming loop runs at about 30 M ops/s here, a third of the
+//!   100 M ops/s DESIGN.md quotes for such a loop (callgrind: 360 instructions per op; kernbench
+//!   takes 860): against a loop at that speed (about 31 ms) kernbench takes about 9×, and the
+//!   target asks for 3.3×. The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
+//!   Python reference) simulated the same 1059.7 µs in 152.5 s this session, right after the criterion runs (255 s in session 4): kernbench is about
+//!   460–520× faster (target ≥ 300×: met).
+//! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
+//!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
+//!   step or two of ops is alive.
+//! - 128 MiB on 8 ranks: 746 and 727 µs.
+//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235 and 219 ms; ring all-gather: 127 and 137 ms
+//!   (before this session they were recorded at once, op by op: `kernbench` took 1.06 s and
+//!   0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now 0.79 s / 71 MB and
+//!   0.46 s / 66 MB).
+//! - Pairwise all-to-all, 1 MiB on 256 ranks: 187 and 168 ms.
+//! - `auto` all-reduce, 1 MiB on 1024 ranks: 665 and 667 ms (before the dry runs were bounded, the
+//!   one-shot candidate's dry run alone took 192 s and 8.9 GB there).
+//!
+//! Where the time of the 1 MiB all-reduce goes (callgrind, 1024 ranks, 860 instructions per op):
+//! the engine's timing loop 46% (about 395 per op), adding ops to it 20% (170), the plan's
+//! per-slot bookkeeping and the ring's loop 30% (256); no function or line holds more than a few
+//! percent. perf adds page faults and freeing (1024 coroutine stacks, 16 MB of slot states), about
+//! 5–10% of the wall time.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
