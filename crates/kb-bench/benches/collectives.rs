@@ -28,8 +28,8 @@
 //!   100 M ops/s DESIGN.md quotes for such a loop (callgrind: 360 instructions per op; kernbench
 //!   takes 860): against a loop at that speed (about 31 ms) kernbench takes about 9×, and the
 //!   target asks for 3.3×. The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
-//!   Python reference) simulated the same 1059.7 µs in 152.5 s this session, right after the criterion runs (255 s in session 4): kernbench is about
-//!   460–520× faster (target ≥ 300×: met).
+//!   Python reference) simulated the same 1059.7 µs in 152.5 s this session, right after the
+//!   criterion runs (255 s in session 4): kernbench is about 460–520× faster (target ≥ 300×: met).
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive.
