@@ -22,7 +22,7 @@ use kb_sched::{RankCtx, Runtime, SchedError, Tensor, Work};
 use crate::algo::{Kind, dispatch};
 use crate::collective::{Call, check_algo, launch};
 use crate::plan::{Label, Plan, Slot, flat, part, regions};
-use crate::steps::{Rec, Stepped, Steps, record_steps};
+use crate::steps::{Rec, Stepped, Steps, exchange_steps, record_steps};
 use crate::{CclError, ProcessGroup};
 
 /// Sends part `j` of `input` to member `j` and receives member `i`'s part for this member into
@@ -119,7 +119,7 @@ struct Exchange {
 
 impl Steps for Exchange {
     fn count(&self) -> usize {
-        if self.m == 0 { 0 } else { self.n.saturating_sub(1).max(1) }
+        exchange_steps(self.m, self.n)
     }
 
     fn op_bound(&self) -> u64 {

@@ -32,7 +32,9 @@ use kb_sched::{Runtime, SchedError};
 use crate::ReduceOp;
 use crate::collective::Call;
 use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, divide_op, flat, root_of, scratch};
-use crate::steps::{COPY, CostKey, Costs, DIVIDE, GATHER, REDUCE, Rec, SEND, Stepped, Steps, record, record_steps};
+use crate::steps::{
+    COPY, CostKey, Costs, DIVIDE, GATHER, REDUCE, Rec, SEND, Stepped, Steps, exchange_steps, record, record_steps,
+};
 
 /// Records a ring all-reduce of the members' tensors (checked to agree) and returns each
 /// member's exit join. On a runtime that keeps no data, the steps are recorded wave by wave as
@@ -259,11 +261,7 @@ struct ReduceScatterSteps {
 
 impl Steps for ReduceScatterSteps {
     fn count(&self) -> usize {
-        match (self.m, self.n) {
-            (0, _) => 0,
-            (_, 1) => 1,
-            (_, n) => n - 1,
-        }
+        exchange_steps(self.m, self.n)
     }
 
     fn op_bound(&self) -> u64 {
@@ -381,11 +379,7 @@ struct AllGatherSteps {
 
 impl Steps for AllGatherSteps {
     fn count(&self) -> usize {
-        match (self.m, self.n) {
-            (0, _) => 0,
-            (_, 1) => 1,
-            (_, n) => n - 1,
-        }
+        exchange_steps(self.m, self.n)
     }
 
     fn op_bound(&self) -> u64 {

@@ -21,6 +21,16 @@ pub(crate) trait Steps {
     fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError>;
 }
 
+/// The steps of a collective that exchanges parts of `m` elements among `n` members in `n − 1`
+/// steps: one for a lone member (its local copy), none when the parts are empty.
+pub(crate) fn exchange_steps(m: usize, n: usize) -> usize {
+    match (m, n) {
+        (0, _) => 0,
+        (_, 1) => 1,
+        (_, n) => n - 1,
+    }
+}
+
 /// A collective being recorded step by step: its plan, its steps and, on a runtime that keeps no
 /// ops, the costs of the ops already costed (when its ops come in few shapes).
 pub(crate) struct Stepped<S> {

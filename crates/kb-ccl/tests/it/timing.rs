@@ -287,6 +287,17 @@ fn on_a_torus_the_ring_algorithm_pays_for_the_wrap_around_route() {
     assert!(slowest <= 3 * (2 * hop + reduce) + 3 * 2 * hop, "{slowest} ps");
 }
 
+/// A runtime in `mode` on `n` ranks of `topology`, with slices of `slice` bytes if given.
+fn runtime_on(n: u32, topology: Topology, slice: Option<u64>, mode: Mode) -> Runtime {
+    let mut spec = MachineSpec::default();
+    spec.cluster.ranks = n;
+    spec.cluster.topology = topology;
+    if let Some(bytes) = slice {
+        spec.collectives.slice_bytes = bytes;
+    }
+    Runtime::new(spec, mode).unwrap()
+}
+
 #[test]
 fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
     // A runtime that keeps data records a ring all-reduce at once, op by op; a timing-only one
@@ -306,13 +317,7 @@ fn recording_wave_by_wave_times_exactly_as_recording_at_once() {
         let spans: Vec<Vec<[(u64, u64); 2]>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
             .into_iter()
             .map(|mode| {
-                let mut spec = MachineSpec::default();
-                spec.cluster.ranks = n;
-                spec.cluster.topology = topology;
-                if let Some(bytes) = slice {
-                    spec.collectives.slice_bytes = bytes;
-                }
-                let rt = Runtime::new(spec, mode).unwrap();
+                let rt = runtime_on(n, topology, slice, mode);
                 rt.spawn(n as usize, move |ctx| {
                     let t = ctx.device().empty(&[count], dtype)?;
                     let start = ctx.runtime().now();
@@ -354,13 +359,7 @@ fn ring_reduce_scatter_all_gather_and_all_to_all_time_the_same_recorded_wave_by_
         let spans: Vec<Vec<Vec<(u64, u64)>>> = [Mode::DATA, Mode::TIMING, Mode::TIMING_LEAN]
             .into_iter()
             .map(|mode| {
-                let mut spec = MachineSpec::default();
-                spec.cluster.ranks = n;
-                spec.cluster.topology = topology;
-                if let Some(bytes) = slice {
-                    spec.collectives.slice_bytes = bytes;
-                }
-                let rt = Runtime::new(spec, mode).unwrap();
+                let rt = runtime_on(n, topology, slice, mode);
                 rt.spawn(n as usize, move |ctx| {
                     let world = ProcessGroup::world(&ctx);
                     let mut groups = vec![(world.clone(), n as usize)];

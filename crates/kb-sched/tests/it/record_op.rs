@@ -1,7 +1,7 @@
 //! `Runtime::record_op` and `Work::from_op`: ops recorded by upper layers take the tensors' hazards.
 
 use kb_mem::DType;
-use kb_oplog::{BinaryOp, Op, OpKind, Pe};
+use kb_oplog::{BinaryOp, Op, OpId, OpKind, Pe};
 use kb_sched::{Runtime, Work};
 
 use crate::common::runtime;
@@ -112,14 +112,21 @@ fn a_batch_recorded_wave_by_wave_times_as_one_recorded_at_once() {
 
 /// A chain of `hops` link transfers of 4 KiB from device 0 to device 1 on a runtime that keeps no
 /// ops, recorded whole or by their cost; returns the end of the last.
-fn chain_of_hops(hops: usize, by_cost: bool) -> u64 {
+/// A lean runtime on two ranks, a 4 KiB hop from rank 0 to rank 1, and a join of its tensors to
+/// start a chain of hops after.
+fn a_hop() -> (Runtime, Op, OpId) {
     let mut spec = kb_oplog::MachineSpec::default();
     spec.cluster.ranks = 2;
     let rt = Runtime::new(spec, kb_oplog::Mode::TIMING_LEAN).unwrap();
     let (d0, d1) = (rt.device(0).unwrap(), rt.device(1).unwrap());
     let (src, dst) = (d0.empty(&[1024], DType::F32).unwrap(), d1.empty(&[1024], DType::F32).unwrap());
     let hop = Op::labelled(OpKind::LinkTransfer { src: src.region().unwrap(), dst: dst.region().unwrap() }, "hop");
-    let mut last = rt.record_op(Op::labelled(OpKind::Join, "start"), &[&src], &[&dst], &[]).unwrap();
+    let start = rt.record_op(Op::labelled(OpKind::Join, "start"), &[&src], &[&dst], &[]).unwrap();
+    (rt, hop, start)
+}
+
+fn chain_of_hops(hops: usize, by_cost: bool) -> u64 {
+    let (rt, hop, mut last) = a_hop();
     if by_cost {
         last = rt
             .costed(|c| {
@@ -157,16 +164,10 @@ fn a_bounded_run_stops_once_it_cannot_end_before_its_bound() {
     let hop_ps = (c.link_latency_ns * 1e3).round() as u64 + (4096.0 / c.link_gbps * 1e3).round() as u64;
     // Five hops over one link, recorded under `bound`; the time, or None.
     let hops_within = |bound: u64, set_first: bool| {
-        let mut spec = kb_oplog::MachineSpec::default();
-        spec.cluster.ranks = 2;
-        let rt = Runtime::new(spec, kb_oplog::Mode::TIMING_LEAN).unwrap();
-        let (d0, d1) = (rt.device(0).unwrap(), rt.device(1).unwrap());
-        let (src, dst) = (d0.empty(&[1024], DType::F32).unwrap(), d1.empty(&[1024], DType::F32).unwrap());
-        let hop = Op::labelled(OpKind::LinkTransfer { src: src.region().unwrap(), dst: dst.region().unwrap() }, "hop");
+        let (rt, hop, mut last) = a_hop();
         if set_first {
             rt.set_bound(bound);
         }
-        let mut last = rt.record_op(Op::labelled(OpKind::Join, "start"), &[&src], &[&dst], &[]).unwrap();
         for _ in 0..5 {
             match rt.record_after(&hop, &[last]) {
                 Ok(op) => last = op,
