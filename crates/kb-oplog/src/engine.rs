@@ -886,6 +886,7 @@ impl Engine {
     }
 
     /// Ends the op in `slot` at the current time and releases its successors.
+    #[inline(always)]
     fn finish(&mut self, slot: u32) {
         let now = self.now;
         let s = slot as usize;
@@ -927,7 +928,7 @@ impl Engine {
     }
 
     /// One dependency of the op in `slot` ended at `now`.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, slot: u32, now: u64) {
         let succ = &mut self.hot[slot as usize];
         succ.pending -= 1;
@@ -939,7 +940,7 @@ impl Engine {
 
     /// The op in `slot` is ready: it queues for its first resource, or, a join, goes on the
     /// worklist of joins to end.
-    #[inline]
+    #[inline(always)]
     fn activate(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
         hot.state = OpState::Active;
