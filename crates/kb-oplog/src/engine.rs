@@ -568,7 +568,46 @@ impl Engine {
     }
 
     fn add_op(&mut self, stages: Stages, deps: &[OpId], hold: bool, seq: Option<u64>) -> Result<OpId, EngineError> {
-        match &stages {
+        self.admit(&stages, deps)?;
+        let packed = match stages {
+            Stages::One(stage) => stage,
+            Stages::None => NO_STAGES,
+            Stages::Many(list) => self.pack_many(list),
+        };
+        Ok(self.add_packed(packed, deps, hold, seq))
+    }
+
+    /// Adds an op as [`Engine::add_reserved`] does, its stages borrowed: a caller that records
+    /// many ops of one shape passes the same stages each time, and a single stage is copied in
+    /// place (only a multi-stage list is cloned).
+    pub fn add_reserved_ref(&mut self, seq: u64, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        if seq >= self.next_seq {
+            return Err(EngineError::SeqNotReserved { seq, next: self.next_seq });
+        }
+        self.add_op_ref(stages, deps, Some(seq))
+    }
+
+    /// Adds an op as [`Engine::add`] does, its stages borrowed (see [`Engine::add_reserved_ref`]).
+    pub fn add_ref(&mut self, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        self.add_op_ref(stages, deps, None)
+    }
+
+    #[inline(always)]
+    fn add_op_ref(&mut self, stages: &Stages, deps: &[OpId], seq: Option<u64>) -> Result<OpId, EngineError> {
+        self.admit(stages, deps)?;
+        let packed = match stages {
+            Stages::One(stage) => *stage,
+            Stages::None => NO_STAGES,
+            Stages::Many(list) => self.pack_many(list.clone()),
+        };
+        Ok(self.add_packed(packed, deps, false, seq))
+    }
+
+    /// Checks an op before it is added: its resources are in the table, its dependencies are
+    /// known (to a retaining engine), and it stays within the bound, if one is set.
+    #[inline(always)]
+    fn admit(&mut self, stages: &Stages, deps: &[OpId]) -> Result<(), EngineError> {
+        match stages {
             Stages::One(stage) => self.known(stage)?,
             Stages::None => {}
             Stages::Many(list) => list.iter().try_for_each(|st| self.known(st))?,
@@ -577,11 +616,11 @@ impl Engine {
         if self.bound != u64::MAX {
             self.charge(stages.as_slice())?;
         }
-        let stages = match stages {
-            Stages::One(stage) => stage,
-            Stages::None => NO_STAGES,
-            Stages::Many(list) => self.pack_many(list),
-        };
+        Ok(())
+    }
+
+    /// Adds an admitted op with its packed stages (see [`NO_STAGES`]).
+    fn add_packed(&mut self, stages: Stage, deps: &[OpId], hold: bool, seq: Option<u64>) -> OpId {
         self.added += 1;
         let seq = match seq {
             Some(seq) => seq,
@@ -625,9 +664,11 @@ impl Engine {
         self.hot[slot as usize].pending = pending;
         if pending == 0 {
             self.activate(slot);
-            self.end_joins();
+            if !self.joins.is_empty() {
+                self.end_joins();
+            }
         }
-        Ok(mint(slot, version))
+        mint(slot, version)
     }
 
     /// Sets a bound, in picoseconds, for a run that only matters if it ends before it (an

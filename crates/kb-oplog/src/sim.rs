@@ -140,8 +140,8 @@ impl Sim {
             return Err(OpLogError::KeepsOps { what: "record_costed" });
         }
         Ok(match seq {
-            Some(seq) => self.engine.add_reserved(seq, stages.clone(), deps)?,
-            None => self.engine.add(stages.clone(), deps)?,
+            Some(seq) => self.engine.add_reserved_ref(seq, stages, deps)?,
+            None => self.engine.add_ref(stages, deps)?,
         })
     }
 

@@ -402,3 +402,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ops_added_with_borrowed_stages_time_as_owned_ones() {
+    let hops = Stages::from_vec(vec![Stage::one(0, 10), Stage::one(1, 20), Stage::one(2, 5)]);
+    let run = |borrowed: bool| {
+        let mut e = engine(&[1, 1, 1], true);
+        let first = e.reserve_seqs(2);
+        let add = |e: &mut Engine, seq: u64, stages: &Stages, deps: &[OpId]| {
+            if borrowed { e.add_reserved_ref(seq, stages, deps) } else { e.add_reserved(seq, stages.clone(), deps) }
+        };
+        let a = add(&mut e, first + 1, &hops, &[]).unwrap();
+        let b = add(&mut e, first, &hops, &[]).unwrap();
+        let c = if borrowed { e.add_ref(&one(1, 7), &[a]) } else { e.add(one(1, 7), &[a]) }.unwrap();
+        // `c` took the next number, first + 2: first + 3 was never handed out.
+        assert_eq!(
+            add(&mut e, first + 3, &hops, &[]).unwrap_err(),
+            EngineError::SeqNotReserved { seq: first + 3, next: first + 3 }
+        );
+        e.run_all();
+        [a, b, c].map(|op| (e.times(op).unwrap(), e.stages(op).unwrap().to_vec()))
+    };
+    let owned = run(false);
+    assert_eq!(run(true), owned);
+    // The op with the lower reserved number goes first on every hop.
+    assert_eq!((owned[1].0.start, owned[0].0.start), (0, 10));
+    assert_eq!(hops.as_slice().len(), 3);
+}
