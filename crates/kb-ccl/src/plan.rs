@@ -151,8 +151,8 @@ pub(crate) struct Plan {
     /// The readers after the first, by slot, of the slots read more than once since their last
     /// write: empty in most collectives, so most accesses look no further than that.
     more_readers: BTreeMap<usize, Vec<OpId>>,
-    /// Reused by ops with many dependencies ([`Deps`]).
-    deps: Vec<OpId>,
+    /// The dependencies of the op being recorded, gathered in place ([`Deps`]).
+    deps: Deps,
     /// PEs per device: reductions and copies are spread over them by slice.
     pes: u32,
     /// The next of the sequence numbers reserved for the plan's ops ([`Plan::reserve_numbers`]),
@@ -190,7 +190,7 @@ impl Plan {
             entry,
             slots: vec![SlotState::FRESH; slots],
             more_readers: BTreeMap::new(),
-            deps: Vec::new(),
+            deps: Deps::new(),
             numbered: None,
         })
     }
@@ -280,18 +280,16 @@ impl Plan {
         writes: &[Slot],
         add: impl FnOnce(&Runtime, &[OpId], Option<u64>) -> Result<OpId, SchedError>,
     ) -> Result<OpId, SchedError> {
-        let mut deps = Deps::new(std::mem::take(&mut self.deps));
+        self.deps.clear();
         for &s in reads {
-            self.wait_for(&mut deps, s, false);
+            self.wait_for(s, false);
         }
         for &s in writes {
-            self.wait_for(&mut deps, s, true);
+            self.wait_for(s, true);
         }
         let seq = self.numbered;
         self.numbered = seq.map(|s| s + 1);
-        let id = add(&self.rt, deps.as_slice(), seq);
-        self.deps = deps.into_spill();
-        let id = id?;
+        let id = add(&self.rt, self.deps.as_slice(), seq)?;
         for s in reads {
             let at = self.at(*s);
             self.read_by(at, id);
@@ -309,21 +307,21 @@ impl Plan {
     /// each of them waited for the last write, so waiting for it too would change nothing but
     /// cost the engine an edge.
     #[inline(always)]
-    fn wait_for(&self, deps: &mut Deps, slot: Slot, write: bool) {
+    fn wait_for(&mut self, slot: Slot, write: bool) {
         let at = self.at(slot);
-        let state = &self.slots[at];
+        let state = self.slots[at];
         if let (true, Some(r)) = (write, state.first_reader) {
-            deps.need(r);
+            self.deps.need(r);
             if !self.more_readers.is_empty() {
                 for &r in self.more_readers.get(&at).into_iter().flatten() {
-                    deps.need(r);
+                    self.deps.need(r);
                 }
             }
             return;
         }
         match state.last_write {
-            Some(w) => deps.need(w),
-            None => deps.need(self.entry[slot.member]),
+            Some(w) => self.deps.need(w),
+            None => self.deps.need(self.entry[slot.member]),
         }
     }
 
@@ -589,6 +587,7 @@ impl SlotState {
 
 /// An op's dependencies as they are gathered: unique, in the order first needed. Most ops have a
 /// handful, kept inline; more (a slot read by many) go to a list reused from op to op.
+#[derive(Debug)]
 struct Deps {
     inline: [OpId; 4],
     len: usize,
@@ -597,11 +596,18 @@ struct Deps {
 }
 
 impl Deps {
-    /// No dependencies yet; `spill` is an empty list to reuse.
+    /// No dependencies yet.
+    fn new() -> Deps {
+        Deps { inline: [OpId::default(); 4], len: 0, spill: Vec::new() }
+    }
+
+    /// Forgets the dependencies gathered, for the next op (keeping the list's memory).
     #[inline(always)]
-    fn new(mut spill: Vec<OpId>) -> Deps {
-        spill.clear();
-        Deps { inline: [OpId::default(); 4], len: 0, spill }
+    fn clear(&mut self) {
+        self.len = 0;
+        if !self.spill.is_empty() {
+            self.spill.clear();
+        }
     }
 
     /// Adds `op` unless it is already there.
@@ -629,11 +635,6 @@ impl Deps {
 
     fn as_slice(&self) -> &[OpId] {
         if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
-    }
-
-    /// The list to reuse for the next op.
-    fn into_spill(self) -> Vec<OpId> {
-        self.spill
     }
 }
 
