@@ -620,6 +620,7 @@ impl Engine {
     }
 
     /// Adds an admitted op with its packed stages (see [`NO_STAGES`]).
+    #[inline(always)]
     fn add_packed(&mut self, stages: Stage, deps: &[OpId], hold: bool, seq: Option<u64>) -> OpId {
         self.added += 1;
         let seq = match seq {
