@@ -19,34 +19,36 @@
 //! the pick's run).
 //!
 //! Measured 2026-12-02, session 5 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
-//! with fat LTO, criterion medians of two runs; absolute times drift up to 1.5× within a session):
-//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 329 and 295 ms — target ≤ 100 ms not
-//!   met (265–292 ms in session 4's four runs; callgrind: 2.674 G instructions then, 2.694 G now,
-//!   +0.7% from the shared step driver and the bound check). Side by side: the materialised
-//!   minimal loop 140 and 132 ms (kernbench 2.35× and 2.23×); the streaming minimal loop 98.9 and
-//!   110 ms (3.33× and 2.68×). That streaming loop runs at about 30 M ops/s here, a third of the
-//!   100 M ops/s DESIGN.md quotes for such a loop (callgrind: 360 instructions per op; kernbench
-//!   takes 860): against a loop at that speed (about 31 ms) kernbench takes about 9×, and the
-//!   target asks for 3.3×. The SimPy + greenlet script (`benches/ring_simpy.py`, the issue's
-//!   Python reference) simulated the same 1059.7 µs in 152.5 s this session, right after the
-//!   criterion runs (255 s in session 4): kernbench is about 460–520× faster (target ≥ 300×: met).
+//! with fat LTO, criterion medians; absolute times drift up to 1.5× within a session):
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 240 ms in the last run, after the engine's
+//!   adding path and event loop were inlined and costed ops were added with borrowed stages
+//!   (callgrind: 2.69 G → 2.39 G instructions; 329 and 295 ms in two runs before) — target ≤ 100 ms
+//!   not met. Side by side in that run: the materialised minimal loop 138 ms (kernbench 1.74×;
+//!   2.23–2.35× before the changes) and the streaming minimal loop 113 ms (2.13×). That streaming
+//!   loop runs at about 30 M ops/s here, a third of the 100 M ops/s DESIGN.md quotes for such a
+//!   loop (callgrind: 360 instructions per op; kernbench takes 760): against a loop at that speed
+//!   (about 31 ms) kernbench takes about 8×, and the target asks for 3.3×. The SimPy + greenlet
+//!   script (`benches/ring_simpy.py`, the Python reference) simulated the same 1059.7 µs
+//!   in 152.5 s this session (255 s in session 4): kernbench is over 600× faster (target ≥ 300×:
+//!   met).
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive.
-//! - 128 MiB on 8 ranks: 746 and 727 µs.
-//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235 and 219 ms; ring all-gather: 127 and 137 ms
-//!   (before this session they were recorded at once, op by op: `kernbench` took 1.06 s and
-//!   0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now 0.79 s / 71 MB and
-//!   0.46 s / 66 MB).
-//! - Pairwise all-to-all, 1 MiB on 256 ranks: 187 and 168 ms.
-//! - `auto` all-reduce, 1 MiB on 1024 ranks: 665 and 667 ms (before the dry runs were bounded, the
-//!   one-shot candidate's dry run alone took 192 s and 8.9 GB there).
+//! - 128 MiB on 8 ranks: 746, 727 and 808 µs.
+//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235, 219 and 213 ms; ring all-gather: 127, 137 and
+//!   112 ms (before this session they were recorded at once, op by op: `kernbench` took 1.06 s
+//!   and 0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now 0.79 s / 71 MB
+//!   and 0.46 s / 66 MB).
+//! - Pairwise all-to-all, 1 MiB on 256 ranks: 187, 168 and 157 ms.
+//! - `auto` all-reduce, 1 MiB on 1024 ranks: 665, 667 and 546 ms (before the dry runs were
+//!   bounded, the one-shot candidate's dry run alone took 192 s and 8.9 GB there).
 //!
-//! Where the time of the 1 MiB all-reduce goes (callgrind, 1024 ranks, 860 instructions per op):
-//! the engine's timing loop 46% (about 395 per op), adding ops to it 20% (170), the plan's
-//! per-slot bookkeeping and the ring's loop 30% (256); no function or line holds more than a few
-//! percent. perf adds page faults and freeing (1024 coroutine stacks, 16 MB of slot states), about
-//! 5–10% of the wall time.
+//! Where the time of the 1 MiB all-reduce went at the session's start (callgrind, 1024 ranks, 860
+//! instructions per op): the engine's timing loop 46% (about 395 per op), adding ops to it 20%
+//! (170), the plan's per-slot bookkeeping and the ring's loop 30% (256); no function or line
+//! holds more than a few percent. The inlining took most of its gain from adding ops. perf adds
+//! page faults and freeing (1024 coroutine stacks, 16 MB of slot states), about 5–10% of the
+//! wall time.
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
