@@ -229,9 +229,11 @@ impl Plan {
     fn last_accesses(&self, keep: impl Fn(OpId) -> bool) -> Vec<Vec<OpId>> {
         let members = self.entry.len();
         let mut deps = vec![Vec::new(); members];
-        for (at, state) in self.slots.iter().enumerate() {
-            let d = &mut deps[at % members.max(1)];
-            d.extend(state.last_write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
+        // Slot i of every member, then slot i + 1 (see `Plan::at`).
+        for row in self.slots.chunks(members.max(1)) {
+            for (d, state) in deps.iter_mut().zip(row) {
+                d.extend(state.last_write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
+            }
         }
         for (at, more) in &self.more_readers {
             deps[at % members.max(1)].extend(more.iter().copied().filter(|&op| keep(op)));
