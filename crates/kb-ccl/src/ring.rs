@@ -129,11 +129,11 @@ impl Steps for AllReduceSteps {
                     let (from, into, own) = (mem.at(p, diagonal(dp, j)), buf.at(q, j), mem.at(q, diagonal(dq, j)));
                     let pe = plan.lane(mem.device(q), j);
                     // Each op is built where it stands: these loops record millions of them.
-                    let hop = || {
+                    let hop = move || {
                         let (src, dst) = (mem.region(p, start, len)?, buf.region(q, start - first, len)?);
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
                     };
-                    let sum = || {
+                    let sum = move || {
                         let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                     };
@@ -153,7 +153,7 @@ impl Steps for AllReduceSteps {
                         let j = cell - k * per_chunk;
                         let at = mem.at(p, diagonal(n - 1, j));
                         let pe = plan.lane(mem.device(p), j);
-                        let divide = || Ok(divide_op(pe, mem.region(p, start, len)?, n));
+                        let divide = move || Ok(divide_op(pe, mem.region(p, start, len)?, n));
                         let key = CostKey { kind: DIVIDE, member: p, len: chunk, slice: j };
                         record(plan, rec, key, divide, &[at], &[at])?;
                     }
@@ -171,7 +171,7 @@ impl Steps for AllReduceSteps {
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let (from, to) = (mem.at(p, diagonal(dp, j)), mem.at(q, diagonal(dq, j)));
-                    let hop = || {
+                    let hop = move || {
                         let (src, dst) = (mem.region(p, start, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
                     };
@@ -276,7 +276,7 @@ impl Steps for ReduceScatterSteps {
         if n == 1 {
             for &(j, start, len) in &self.cells {
                 let pe = plan.lane(out.device(0), j);
-                let dma = || {
+                let dma = move || {
                     let (src, dst) = (input.region(0, start, len)?, out.region(0, start, len)?);
                     Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
                 };
@@ -301,7 +301,7 @@ impl Steps for ReduceScatterSteps {
                     None => (input.at(p, k * per + j), own_start),
                 };
                 let to = into.at(q, j);
-                let hop = || {
+                let hop = move || {
                     let src = match from_buf {
                         Some(buf) => buf.region(p, src_start, len)?,
                         None => input.region(p, src_start, len)?,
@@ -314,7 +314,7 @@ impl Steps for ReduceScatterSteps {
                 let key = CostKey { kind: SEND, member: p, len: m, slice: j };
                 record(plan, rec, key, hop, &[from], &[to])?;
                 let pe = plan.lane(into.device(q), j);
-                let sum = || {
+                let sum = move || {
                     let (src, dst) = (input.region(q, own_start, len)?, into.region(q, start, len)?);
                     Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                 };
@@ -328,7 +328,7 @@ impl Steps for ReduceScatterSteps {
                 for &(j, start, len) in &self.cells {
                     let at = out.at(p, j);
                     let pe = plan.lane(out.device(p), j);
-                    let divide = || Ok(divide_op(pe, out.region(p, start, len)?, n));
+                    let divide = move || Ok(divide_op(pe, out.region(p, start, len)?, n));
                     let key = CostKey { kind: DIVIDE, member: p, len: m, slice: j };
                     record(plan, rec, key, divide, &[at], &[at])?;
                 }
@@ -395,7 +395,7 @@ impl Steps for AllGatherSteps {
             for p in 0..n {
                 for &(j, start, len) in &self.cells {
                     let pe = plan.lane(out.device(p), j);
-                    let dma = || {
+                    let dma = move || {
                         let (src, dst) = (input.region(p, start, len)?, out.region(p, p * m + start, len)?);
                         Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
                     };
@@ -415,7 +415,7 @@ impl Steps for AllGatherSteps {
                 let part_start = k * m + start;
                 let from = if s == 0 { input.at(p, j) } else { out.at(p, k * per + j) };
                 let to = out.at(q, k * per + j);
-                let hop = || {
+                let hop = move || {
                     let src = if s == 0 { input.region(p, start, len)? } else { out.region(p, part_start, len)? };
                     let dst = out.region(q, part_start, len)?;
                     Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
