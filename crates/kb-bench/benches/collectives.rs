@@ -20,27 +20,28 @@
 //!
 //! Measured 2026-12-02, session 5 (AMD EPYC Zen 4, 2 vCPUs shared with other tenants, release
 //! with fat LTO, criterion medians; absolute times drift up to 1.5× within a session):
-//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 240 ms in the last run, after the engine's
-//!   adding path and event loop were inlined and costed ops were added with borrowed stages
-//!   (callgrind: 2.69 G → 2.39 G instructions; 329 and 295 ms in two runs before) — target ≤ 100 ms
-//!   not met. Side by side in that run: the materialised minimal loop 138 ms (kernbench 1.74×;
-//!   2.23–2.35× before the changes) and the streaming minimal loop 113 ms (2.13×). That streaming
-//!   loop runs at about 30 M ops/s here, a third of the 100 M ops/s DESIGN.md quotes for such a
-//!   loop (callgrind: 360 instructions per op; kernbench takes 760): against a loop at that speed
-//!   (about 31 ms) kernbench takes about 8×, and the target asks for 3.3×. The SimPy + greenlet
-//!   script (`benches/ring_simpy.py`, the Python reference) simulated the same 1059.7 µs
-//!   in 152.5 s this session (255 s in session 4): kernbench is over 600× faster (target ≥ 300×:
-//!   met).
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 240 ms in each of the last two runs,
+//!   after the engine's adding path and event loop were inlined, costed ops were added with
+//!   borrowed stages and the plan gathered dependencies in place (callgrind: 2.69 G → 2.35 G
+//!   instructions; 329 and 295 ms in two runs before) — target ≤ 100 ms not met. Side by side in
+//!   those runs: the materialised minimal loop 138 and 137 ms (kernbench 1.74× and 1.76×;
+//!   2.23–2.35× before the changes) and the streaming minimal loop 113 and 109 ms (2.13×, 2.19×).
+//!   That streaming loop runs at about 30 M ops/s here, a third of the 100 M ops/s DESIGN.md
+//!   quotes for such a loop (callgrind: 360 instructions per op; kernbench takes 750): against a
+//!   loop at that speed (about 31 ms) kernbench takes about 8×, and the target asks for 3.3×. The
+//!   SimPy + greenlet script (`benches/ring_simpy.py`, the Python reference) simulated
+//!   the same 1059.7 µs in 152.5 s this session (255 s in session 4): kernbench is over 600×
+//!   faster (target ≥ 300×: met).
 //! - 1 GiB on 1024 ranks (two slices per chunk, about 6.3 million ops): peak RSS 66 MiB — target
 //!   met. Timing-only runs record the ring one step at a time as the timing reaches it, so only a
 //!   step or two of ops is alive.
 //! - 128 MiB on 8 ranks: 746, 727 and 808 µs.
-//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235, 219 and 213 ms; ring all-gather: 127, 137 and
-//!   112 ms (before this session they were recorded at once, op by op: `kernbench` took 1.06 s
+//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235, 219, 213 and 212 ms; ring all-gather: 127,
+//!   137, 112 and 97 ms (before this session they were recorded at once, op by op: `kernbench` took 1.06 s
 //!   and 0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now 0.79 s / 71 MB
 //!   and 0.46 s / 66 MB).
 //! - Pairwise all-to-all, 1 MiB on 256 ranks: 187, 168 and 157 ms.
-//! - `auto` all-reduce, 1 MiB on 1024 ranks: 665, 667 and 546 ms (before the dry runs were
+//! - `auto` all-reduce, 1 MiB on 1024 ranks: 665, 667, 546 and 510 ms (before the dry runs were
 //!   bounded, the one-shot candidate's dry run alone took 192 s and 8.9 GB there).
 //!
 //! Where the time of the 1 MiB all-reduce went at the session's start (callgrind, 1024 ranks, 860
