@@ -37,9 +37,9 @@
 //!   step or two of ops is alive.
 //! - 128 MiB on 8 ranks: 746, 727 and 808 µs.
 //! - Ring reduce-scatter, 1 MiB on 1024 ranks: 235, 219, 213 and 212 ms; ring all-gather: 127,
-//!   137, 112 and 97 ms (before this session they were recorded at once, op by op: `kernbench` took 1.06 s
-//!   and 0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now 0.79 s / 71 MB
-//!   and 0.46 s / 66 MB).
+//!   137, 112 and 97 ms (before this session they were recorded at once, op by op: `kernbench`
+//!   took 1.06 s and 0.68 s for them, and 1.89 s / 407 MB and 1.47 s / 360 MB at 1 GiB; now
+//!   0.79 s / 71 MB and 0.46 s / 66 MB).
 //! - Pairwise all-to-all, 1 MiB on 256 ranks: 187, 168 and 157 ms.
 //! - `auto` all-reduce, 1 MiB on 1024 ranks: 665, 667, 546 and 510 ms (before the dry runs were
 //!   bounded, the one-shot candidate's dry run alone took 192 s and 8.9 GB there).
