@@ -86,9 +86,9 @@ pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedErr
     let writes = outs.iter().map(|t| vec![t.clone()]).collect();
     // Slots per member: input part k is k, output part k is n + k, the send lane 2n and the
     // receive lane 2n + 1 (written by each pairwise transfer, so they follow one another).
-    let mut plan = Plan::new(rt, "all_to_all_single", 2 * n + 2, reads, writes)?;
+    let plan = Plan::new(rt, "all_to_all_single", 2 * n + 2, reads, writes)?;
     let send = Label::new(if pairwise { "all_to_all pairwise send" } else { "all_to_all direct send" });
-    let mut exchange = Exchange {
+    let exchange = Exchange {
         n,
         m,
         pairwise,
@@ -96,13 +96,8 @@ pub(crate) fn record(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, SchedErr
         ins: regions(&ins)?,
         labels: [Label::new("all_to_all copy"), send],
     };
-    if pairwise {
-        return record_steps(rt, Stepped::whole(plan, exchange));
-    }
-    for step in 0..exchange.count() {
-        exchange.record(&mut plan, step, &mut Rec::Whole)?;
-    }
-    plan.finish()
+    let stepped = Stepped::whole(plan, exchange);
+    if pairwise { record_steps(rt, stepped) } else { stepped.record_all() }
 }
 
 /// An all-to-all's steps: at step 0 every member copies its own part, and at every step `s`

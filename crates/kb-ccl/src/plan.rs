@@ -129,6 +129,18 @@ impl Slots for Vec<Slot> {
     }
 }
 
+/// The slots of `a` then `b`: in `pair` when each is one slot (most ops), so recording them
+/// allocates nothing.
+fn both<'a>(a: &[Slot], b: &[Slot], pair: &'a mut [Slot; 2]) -> std::borrow::Cow<'a, [Slot]> {
+    match (a, b) {
+        (&[x], &[y]) => {
+            *pair = [x, y];
+            std::borrow::Cow::Borrowed(&pair[..])
+        }
+        _ => std::borrow::Cow::Owned([a, b].concat()),
+    }
+}
+
 /// A part of one member's memory the algorithm accesses as a unit; slots never overlap.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
@@ -379,7 +391,8 @@ impl Plan {
         label: &Label,
     ) -> Result<OpId, SchedError> {
         let pe = self.lane(dst.space.device(), lane);
-        let reads = [from.slots(), to.slots()].concat();
+        let mut pair = [Slot { member: 0, index: 0 }; 2];
+        let reads = both(from.slots(), to.slots(), &mut pair);
         self.op(OpKind::ReduceInto { pe, src, dst, op }, label, &reads, to.slots())
     }
 
@@ -396,7 +409,8 @@ impl Plan {
     ) -> Result<OpId, SchedError> {
         let pe = self.lane(out.space.device(), lane);
         let kind = OpKind::Vector { pe, op: VectorOp::Binary { op, a, b, out } };
-        let reads = [a_at.slots(), b_at.slots()].concat();
+        let mut pair = [Slot { member: 0, index: 0 }; 2];
+        let reads = both(a_at.slots(), b_at.slots(), &mut pair);
         self.op(kind, label, &reads, out_at.slots())
     }
 

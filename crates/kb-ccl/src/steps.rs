@@ -51,6 +51,15 @@ impl<S: Steps> Stepped<S> {
         Stepped { plan, costs: None, steps }
     }
 
+    /// Records every step at once and returns each member's exit join.
+    pub(crate) fn record_all(mut self) -> Result<Vec<OpId>, SchedError> {
+        self.plan.reserve(usize::try_from(self.steps.op_bound()).unwrap_or(usize::MAX));
+        for step in 0..self.steps.count() {
+            self.record(step)?;
+        }
+        self.plan.finish()
+    }
+
     /// Records step `step`: by the ops' costs, holding the runtime, when it keeps no ops.
     fn record(&mut self, step: usize) -> Result<(), SchedError> {
         let Stepped { plan, costs, steps } = self;
@@ -71,11 +80,7 @@ impl<S: Steps> Stepped<S> {
 pub(crate) fn record_steps<S: Steps + 'static>(rt: &Runtime, mut ring: Stepped<S>) -> Result<Vec<OpId>, SchedError> {
     let steps = ring.steps.count();
     if rt.keeps_data() || steps < 2 {
-        ring.plan.reserve(usize::try_from(ring.steps.op_bound()).unwrap_or(usize::MAX));
-        for step in 0..steps {
-            ring.record(step)?;
-        }
-        return ring.plan.finish();
+        return ring.record_all();
     }
     // Wave by wave: every op of step s + 1 depends on one of step s, so recording step s + 1
     // when the first op of step s ends is as if every step had been recorded at once.
