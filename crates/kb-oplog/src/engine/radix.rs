@@ -63,7 +63,14 @@ impl<T: Copy> RadixHeap<T> {
             let i = self.occupied.trailing_zeros() as usize + 1;
             self.occupied &= !(1 << (i - 1));
             let bucket = std::mem::take(&mut self.buckets[i]);
-            self.last = bucket.iter().map(|&(k, _)| k).min().expect("non-empty");
+            let (min, max) = bucket.iter().fold((u64::MAX, 0), |(lo, hi), &(k, _)| (lo.min(k), hi.max(k)));
+            self.last = min;
+            if min == max {
+                // One key (many events at one instant, as when every member of a collective
+                // ends a step together): the whole bucket becomes bucket 0, which is empty.
+                self.buckets[i] = std::mem::replace(&mut self.buckets[0], bucket);
+                return Some(min);
+            }
             // Every key lands in a bucket below `i` (they now differ from `last` in lower bits).
             for (k, v) in bucket.iter().copied() {
                 self.put(k, v);
