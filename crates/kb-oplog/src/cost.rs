@@ -63,7 +63,10 @@ pub enum Resource {
 #[derive(Debug, Clone)]
 pub struct CostModel {
     spec: MachineSpec,
-    per_device: u32,
+    /// Devices in the cluster.
+    devices: u32,
+    /// PE units of one kind (DMA engines, GEMM units or vector units) in the cluster.
+    units: u32,
     link_base: u32,
     /// The machine's links, by index (see [`MachineSpec::links`]).
     links: Vec<crate::Link>,
@@ -77,13 +80,15 @@ impl CostModel {
     /// The cost model of `spec` (which must be valid).
     pub fn new(spec: &MachineSpec) -> CostModel {
         let d = &spec.device;
-        let per_device = 3 * d.pes + 2;
+        let devices = spec.cluster.ranks;
+        let units = d.pes * devices;
         let hbm_slots = ((d.hbm_gbps / d.dma_gbps).floor() as u32).max(1);
         let links = spec.links();
         CostModel {
             spec: spec.clone(),
-            per_device,
-            link_base: per_device * spec.cluster.ranks,
+            devices,
+            units,
+            link_base: 3 * units + 2 * devices,
             links,
             hbm_slots,
             hbm_share: d.hbm_gbps / hbm_slots as f64,
@@ -106,14 +111,20 @@ impl CostModel {
         self.hbm_share
     }
 
-    /// The engine index of a resource.
+    /// The engine index of a resource. Resources are numbered kind by kind — every DMA engine,
+    /// then every GEMM unit, every vector unit, every HBM, every host channel, every link — and
+    /// a kind's PE units PE by PE across the devices: the units a thousand-rank collective keeps
+    /// busy together (PE 0's of every device, every link) sit side by side in the engine's
+    /// tables. Within a device, a PE unit comes before its HBM and its HBM before its host
+    /// channel, the order two-resource stages acquire them in.
     pub fn index(&self, r: Resource) -> ResourceIndex {
+        let unit = |kind: u32, pe: Pe| kind * self.units + pe.pe * self.devices + pe.device;
         match r {
-            Resource::Dma(pe) => pe.device * self.per_device + 3 * pe.pe,
-            Resource::Gemm(pe) => pe.device * self.per_device + 3 * pe.pe + 1,
-            Resource::Vector(pe) => pe.device * self.per_device + 3 * pe.pe + 2,
-            Resource::Hbm(d) => d * self.per_device + 3 * self.spec.device.pes,
-            Resource::Host(d) => d * self.per_device + 3 * self.spec.device.pes + 1,
+            Resource::Dma(pe) => unit(0, pe),
+            Resource::Gemm(pe) => unit(1, pe),
+            Resource::Vector(pe) => unit(2, pe),
+            Resource::Hbm(d) => 3 * self.units + d,
+            Resource::Host(d) => 3 * self.units + self.devices + d,
             Resource::Link(l) => self.link_base + l as u32,
         }
     }
@@ -123,20 +134,16 @@ impl CostModel {
         if index >= self.link_base {
             return Resource::Link((index - self.link_base) as usize);
         }
-        let device = index / self.per_device;
-        let local = index % self.per_device;
-        let pes = self.spec.device.pes;
-        if local == 3 * pes {
-            Resource::Hbm(device)
-        } else if local == 3 * pes + 1 {
-            Resource::Host(device)
-        } else {
-            let pe = Pe { device, pe: local / 3 };
-            match local % 3 {
-                0 => Resource::Dma(pe),
-                1 => Resource::Gemm(pe),
-                _ => Resource::Vector(pe),
-            }
+        if index >= 3 * self.units {
+            let d = index - 3 * self.units;
+            return if d < self.devices { Resource::Hbm(d) } else { Resource::Host(d - self.devices) };
+        }
+        let (kind, i) = (index / self.units, index % self.units);
+        let pe = Pe { device: i % self.devices, pe: i / self.devices };
+        match kind {
+            0 => Resource::Dma(pe),
+            1 => Resource::Gemm(pe),
+            _ => Resource::Vector(pe),
         }
     }
 
