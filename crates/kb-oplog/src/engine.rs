@@ -279,8 +279,6 @@ pub struct Engine {
     /// The version a never-used slot starts at; moved on by [`Engine::clear`], so ids minted
     /// before a clear do not name the ops recorded after it.
     first_version: u32,
-    /// The highest version any slot has had.
-    top_version: u32,
     /// The stage lists of multi-stage ops, indexed from their packed stages.
     many: Vec<Box<[Stage]>>,
     /// Entries of `many` free for reuse.
@@ -344,7 +342,6 @@ impl Engine {
             hot: Vec::new(),
             ends: Vec::new(),
             first_version: 1,
-            top_version: 1,
             many: Vec::new(),
             free_many: Vec::new(),
             free_slots: Vec::new(),
@@ -408,8 +405,9 @@ impl Engine {
     /// already allocated (so a long sweep of simulations does not pay for fresh pages each time).
     /// Ids minted before the clear name no op after it.
     pub fn clear(&mut self) {
-        self.first_version = self.top_version.wrapping_add(2) | 1;
-        self.top_version = self.first_version;
+        // A slot's version only grows until a clear: the highest now is the highest ever.
+        let top = self.hot.iter().map(|h| h.version).fold(self.first_version, u32::max);
+        self.first_version = top.wrapping_add(2) | 1;
         self.hot.clear();
         self.ends.clear();
         self.many.clear();
@@ -950,7 +948,6 @@ impl Engine {
         } else {
             let hot = &mut self.hot[s];
             hot.version = hot.version.wrapping_add(2);
-            self.top_version = self.top_version.max(hot.version);
             if let Some(i) = hot.stages.many() {
                 self.many[i] = Box::default();
                 self.free_many.push(i as u32);
