@@ -163,6 +163,22 @@ fn a_cleared_engine_times_like_a_new_one() {
 }
 
 #[test]
+fn ids_from_before_a_clear_name_no_op_after_it_when_slots_were_recycled() {
+    let mut e = engine(&[1], false);
+    // Slot 0 holds `a`, then `b` once `a` is retired, then nothing: its version moved on twice.
+    let a = e.add(one(0, 10), &[]).unwrap();
+    e.run_all();
+    let b = e.add(one(0, 10), &[]).unwrap();
+    e.run_all();
+    e.clear();
+    let c = e.add(one(0, 3), &[]).unwrap();
+    assert_ne!(c, a);
+    assert_ne!(c, b, "the cleared engine's first op must not reuse a version minted before the clear");
+    assert_eq!((e.state(a), e.state(b), e.state(c)), (None, None, Some(OpState::Active)));
+    assert_eq!(e.run_until(c).unwrap(), 3);
+}
+
+#[test]
 fn a_recycled_slot_does_not_answer_for_the_op_it_held_before() {
     let mut e = engine(&[1, 1], false);
     let a = e.add(one(0, 10), &[]).unwrap();
