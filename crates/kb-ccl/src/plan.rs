@@ -295,33 +295,42 @@ impl Plan {
         add: impl FnOnce(&Runtime, &[OpId], Option<u64>) -> Result<OpId, SchedError>,
     ) -> Result<OpId, SchedError> {
         self.deps.clear();
-        for &s in reads {
-            self.wait_for(s, false);
+        // Each slot's index, found once (most ops touch at most four slots).
+        let mut ats = [0usize; 4];
+        let few = reads.len() + writes.len() <= ats.len();
+        for (i, &s) in reads.iter().enumerate() {
+            let at = self.wait_for(s, false);
+            if few {
+                ats[i] = at;
+            }
         }
-        for &s in writes {
-            self.wait_for(s, true);
+        for (i, &s) in writes.iter().enumerate() {
+            let at = self.wait_for(s, true);
+            if few {
+                ats[reads.len() + i] = at;
+            }
         }
         let seq = self.numbered;
         self.numbered = seq.map(|s| s + 1);
         let id = add(&self.rt, self.deps.as_slice(), seq)?;
-        for s in reads {
-            let at = self.at(*s);
+        for (i, s) in reads.iter().enumerate() {
+            let at = if few { ats[i] } else { self.at(*s) };
             self.read_by(at, id);
         }
-        for s in writes {
-            let at = self.at(*s);
+        for (i, s) in writes.iter().enumerate() {
+            let at = if few { ats[reads.len() + i] } else { self.at(*s) };
             self.written_by(at, id);
         }
         Ok(id)
     }
 
-    /// Adds to `deps` what an access of `slot` waits for: the slot's last write and, for a write,
+    /// Adds to `deps` what an access of `slot` waits for, and returns the slot's index: the slot's last write and, for a write,
     /// every read since. A slot's first access waits for the member's entry join instead; later
     /// ones wait for earlier accesses, which did. A write after reads waits for the reads alone:
     /// each of them waited for the last write, so waiting for it too would change nothing but
     /// cost the engine an edge.
     #[inline(always)]
-    fn wait_for(&mut self, slot: Slot, write: bool) {
+    fn wait_for(&mut self, slot: Slot, write: bool) -> usize {
         let at = self.at(slot);
         let state = self.slots[at];
         if let (true, Some(r)) = (write, state.first_reader) {
@@ -331,12 +340,13 @@ impl Plan {
                     self.deps.need(r);
                 }
             }
-            return;
+            return at;
         }
         match state.last_write {
             Some(w) => self.deps.need(w),
             None => self.deps.need(self.entry[slot.member]),
         }
+        at
     }
 
     /// Slot `at` was read by `op`.
