@@ -56,10 +56,10 @@
 //! - 128 MiB on 8 ranks: 407 µs. Ring reduce-scatter, 1 MiB on 1024 ranks: 136 ms; ring
 //!   all-gather: 73.9 ms. Pairwise all-to-all, 1 MiB on 256 ranks: 116 ms. `auto` all-reduce,
 //!   1 MiB on 1024 ranks: 338 ms. 1 GiB on 1024 ranks: peak RSS 66 MiB.
-//! - Where the time went at the session's start (perf): the engine's event loop 51%, adding ops to it 17%, the ring's
-//!   loop and the plan 14%, page faults and unmapping (1024 coroutine stacks, 16 MB of slot
-//!   states) about 7%. An empty all-reduce on 1024 ranks (spawn, rendezvous, plan) takes 13 ms,
-//!   half of it mapping, touching and unmapping the ranks' stacks.
+//! - Where the time went at the session's start (perf): the engine's event loop 51%, adding ops
+//!   to it 17%, the ring's loop and the plan 14%, page faults and unmapping (1024 coroutine
+//!   stacks, 16 MB of slot states) about 7%. An empty all-reduce on 1024 ranks (spawn,
+//!   rendezvous, plan) takes 13 ms, half of it mapping, touching and unmapping the ranks' stacks.
 //!
 //! Where the time of the 1 MiB all-reduce went at the session's start (callgrind, 1024 ranks, 860
 //! instructions per op): the engine's timing loop 46% (about 395 per op), adding ops to it 20%
