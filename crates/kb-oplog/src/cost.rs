@@ -22,6 +22,8 @@
 //!   an HBM slot); a host write into TCM holds only the host channel, at `host_gbps`.
 //! - **Join**: no stage; it ends when its dependencies do.
 
+use std::sync::Arc;
+
 use kb_mem::{Region, Space};
 
 use crate::engine::{ResourceIndex, ResourceSpec, Stage, Stages};
@@ -74,7 +76,28 @@ pub struct CostModel {
     hbm_share: f64,
     /// Reused for each route looked up.
     route: std::cell::RefCell<Vec<usize>>,
+    /// The stage lists of recent multi-stage transfers, by route ([`RouteKey`]), so the slices of
+    /// a message share one list: a multi-hop collective on a thousand-rank ring records millions
+    /// of transfers of a few hundred stages each.
+    recent: std::cell::RefCell<Vec<Option<RecentRoute>>>,
 }
+
+/// What the stages of a multi-stage transfer depend on: its first stage (a DMA's own, if any),
+/// its two devices and the time of each hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RouteKey {
+    first: Option<Stage>,
+    from: u32,
+    to: u32,
+    hop: u64,
+}
+
+/// A route's stages, as [`CostModel::recent`] keeps them.
+type RecentRoute = (RouteKey, Arc<[Stage]>);
+
+/// Entries of [`CostModel::recent`]: a transfer finds its list at the entry its devices and hop
+/// time hash to (the top six bits of a multiplicative hash).
+const RECENT_ROUTES: usize = 64;
 
 impl CostModel {
     /// The cost model of `spec` (which must be valid).
@@ -93,6 +116,7 @@ impl CostModel {
             hbm_slots,
             hbm_share: d.hbm_gbps / hbm_slots as f64,
             route: std::cell::RefCell::new(Vec::new()),
+            recent: std::cell::RefCell::new(vec![None; RECENT_ROUTES]),
         }
     }
 
@@ -202,9 +226,23 @@ impl CostModel {
         route.clear();
         c.route_into(from, to, &mut route);
         let link = |&l: &usize| Stage::one(self.index(Resource::Link(l)), hop);
-        match (first, route.as_slice()) {
-            (None, [only]) => Stages::One(link(only)),
-            (first, route) => Stages::from_vec(first.into_iter().chain(route.iter().map(link)).collect()),
+        let route = match (first, route.as_slice()) {
+            (None, [only]) => return Stages::One(link(only)),
+            (None, []) => return Stages::None,
+            (Some(first), []) => return Stages::One(first),
+            (_, route) => route,
+        };
+        let key = RouteKey { first, from, to, hop };
+        let mut recent = self.recent.borrow_mut();
+        let mix = ((u64::from(from) << 40) ^ (u64::from(to) << 20) ^ hop).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let entry = &mut recent[(mix >> 58) as usize % RECENT_ROUTES];
+        match entry {
+            Some((k, list)) if *k == key => Stages::Many(list.clone()),
+            _ => {
+                let list: Arc<[Stage]> = first.into_iter().chain(route.iter().map(link)).collect();
+                *entry = Some((key, list.clone()));
+                Stages::Many(list)
+            }
         }
     }
 

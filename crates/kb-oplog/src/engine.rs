@@ -16,6 +16,8 @@
 //! are processed together, and resources are dispatched at the start of the next step, so ops
 //! recorded at the current instant compete fairly with those already waiting.
 
+use std::sync::Arc;
+
 use slotmap::{Key, KeyData, SecondaryMap};
 
 use crate::OpId;
@@ -84,8 +86,9 @@ pub enum Stages {
     None,
     /// One stage.
     One(Stage),
-    /// Several stages, run one after the other (a multi-hop transfer).
-    Many(Box<[Stage]>),
+    /// Several stages, run one after the other (a multi-hop transfer). Shared: the many slices
+    /// of a message on one route hold one list.
+    Many(Arc<[Stage]>),
 }
 
 impl Stages {
@@ -94,7 +97,7 @@ impl Stages {
         match stages.len() {
             0 => Stages::None,
             1 => Stages::One(stages.pop().expect("one stage")),
-            _ => Stages::Many(stages.into_boxed_slice()),
+            _ => Stages::Many(stages.into()),
         }
     }
 
@@ -202,7 +205,7 @@ impl Stage {
 }
 
 /// The stages of packed `st`, given the engine's table of multi-stage lists.
-fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
+fn unpack<'a>(st: &'a Stage, many: &'a [Arc<[Stage]>]) -> &'a [Stage] {
     if st.resources[0] != NONE {
         std::slice::from_ref(st)
     } else if st.resources[1] == NONE {
@@ -215,13 +218,13 @@ fn unpack<'a>(st: &'a Stage, many: &'a [Box<[Stage]>]) -> &'a [Stage] {
 /// Stage `i` of packed `st` (see [`unpack`]), if it has one: read in place when the op has one
 /// stage, as most do.
 #[inline(always)]
-fn stage_at(st: &Stage, many: &[Box<[Stage]>], i: usize) -> Option<Stage> {
+fn stage_at(st: &Stage, many: &[Arc<[Stage]>], i: usize) -> Option<Stage> {
     if st.resources[0] != NONE { (i == 0).then_some(*st) } else { unpack(st, many).get(i).copied() }
 }
 
 /// Stage `i` of packed `st`, which the op has (the one it is in).
 #[inline(always)]
-fn current_stage(st: &Stage, many: &[Box<[Stage]>], i: usize) -> Stage {
+fn current_stage(st: &Stage, many: &[Arc<[Stage]>], i: usize) -> Stage {
     if st.resources[0] != NONE { *st } else { unpack(st, many)[i] }
 }
 
@@ -280,7 +283,7 @@ pub struct Engine {
     /// before a clear do not name the ops recorded after it.
     first_version: u32,
     /// The stage lists of multi-stage ops, indexed from their packed stages.
-    many: Vec<Box<[Stage]>>,
+    many: Vec<Arc<[Stage]>>,
     /// Entries of `many` free for reuse.
     free_many: Vec<u32>,
     free_slots: Vec<u32>,
@@ -577,7 +580,7 @@ impl Engine {
 
     /// Adds an op as [`Engine::add_reserved`] does, its stages borrowed: a caller that records
     /// many ops of one shape passes the same stages each time, and a single stage is copied in
-    /// place (only a multi-stage list is cloned).
+    /// place (a multi-stage list is shared, not copied).
     pub fn add_reserved_ref(&mut self, seq: u64, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
         if seq >= self.next_seq {
             return Err(EngineError::SeqNotReserved { seq, next: self.next_seq });
@@ -720,7 +723,7 @@ impl Engine {
 
     /// Files the stages of a multi-stage op; returns them packed (see [`NO_STAGES`]).
     #[cold]
-    fn pack_many(&mut self, list: Box<[Stage]>) -> Stage {
+    fn pack_many(&mut self, list: Arc<[Stage]>) -> Stage {
         if list.is_empty() {
             return NO_STAGES;
         }
@@ -949,7 +952,7 @@ impl Engine {
             let hot = &mut self.hot[s];
             hot.version = hot.version.wrapping_add(2);
             if let Some(i) = hot.stages.many() {
-                self.many[i] = Box::default();
+                self.many[i] = Arc::default();
                 self.free_many.push(i as u32);
             }
             self.free_slots.push(slot);

@@ -158,3 +158,34 @@ fn transfers_sharing_a_link_queue() {
     assert_eq!(sim.times(b).unwrap().end, hop);
     assert_eq!(sim.times(a).unwrap().end, 2 * hop);
 }
+
+#[test]
+fn the_slices_of_a_message_on_one_route_share_one_stage_list() {
+    let spec = ring(8);
+    let c = spec.cluster;
+    let model = kb_oplog::CostModel::new(&spec);
+    let transfer = |from: u32, to: u32, n: usize| OpKind::LinkTransfer {
+        src: hbm(from, 0, DType::F32, &[n]),
+        dst: hbm(to, 0, DType::F32, &[n]),
+    };
+    let list = |stages: kb_oplog::Stages| match stages {
+        kb_oplog::Stages::Many(list) => list,
+        other => panic!("a 4-hop transfer has several stages, not {other:?}"),
+    };
+    let first = list(model.stages(&transfer(0, 4, 1024)));
+    // Another route and another size in between, as a collective interleaves its members.
+    let back = list(model.stages(&transfer(4, 0, 1024)));
+    let shorter = list(model.stages(&transfer(0, 4, 256)));
+    let again = list(model.stages(&transfer(0, 4, 1024)));
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "two slices of one size on one route share their list");
+    assert!(!std::sync::Arc::ptr_eq(&first, &back) && !std::sync::Arc::ptr_eq(&first, &shorter));
+    // Each list is still its own transfer's: four hops at that size's hop time.
+    for (stages, bytes) in [(&first, 4096), (&back, 4096), (&shorter, 1024)] {
+        assert_eq!(stages.len(), 4);
+        let hop = ps(c.link_latency_ns) + bytes_ps(bytes, c.link_gbps);
+        assert!(stages.iter().all(|s| s.duration() == hop), "{bytes} bytes");
+    }
+    let links = |l: &[kb_oplog::Stage]| l.iter().flat_map(|s| s.resources()).collect::<Vec<_>>();
+    assert_eq!(links(&first), links(&shorter));
+    assert_ne!(links(&first), links(&back), "the way back takes the links of the other direction");
+}
