@@ -2,6 +2,7 @@
 
 mod programs;
 mod replay;
+mod resources;
 mod timing;
 mod trace;
 
