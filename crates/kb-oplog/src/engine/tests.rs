@@ -445,3 +445,168 @@ fn ops_added_with_borrowed_stages_time_as_owned_ones() {
     assert_eq!((owned[1].0.start, owned[0].0.start), (0, 10));
     assert_eq!(hops.as_slice().len(), 3);
 }
+
+/// An independent reference for the engine's timing: its rules written as plainly as possible,
+/// for a program whose ops are all added at time 0 in order (op `i` has sequence number `i`).
+/// An op is ready when its dependencies have ended; it then queues for its first stage's
+/// resources, one at a time in ascending index, holding those it has. At each instant the
+/// resources are swept in ascending index, each granting its free slots to its waiting ops with
+/// the lowest numbers; then every stage due at the next instant ends, and its op queues for its
+/// next stage or ends. An op without stages ends as soon as it is ready.
+struct Reference<'a> {
+    ops: &'a [Vec<Stage>],
+    now: u64,
+    ready: Vec<u64>,
+    start: Vec<Option<u64>>,
+    end: Vec<Option<u64>>,
+    /// When each stage of each op started.
+    starts: Vec<Vec<u64>>,
+    stage: Vec<usize>,
+    held: Vec<usize>,
+    pending: Vec<usize>,
+    succs: Vec<Vec<usize>>,
+    /// Per resource, the ops waiting for it.
+    waiting: Vec<Vec<usize>>,
+}
+
+impl Reference<'_> {
+    /// Each op's times and the start of each of its stages.
+    fn run(slots: &[u32], ops: &[Vec<Stage>], deps: &[Vec<usize>]) -> Vec<(OpTimes, Vec<u64>)> {
+        let n = ops.len();
+        let mut m = Reference {
+            ops,
+            now: 0,
+            ready: vec![0; n],
+            start: vec![None; n],
+            end: vec![None; n],
+            starts: vec![Vec::new(); n],
+            stage: vec![0; n],
+            held: vec![0; n],
+            pending: vec![0; n],
+            succs: vec![Vec::new(); n],
+            waiting: vec![Vec::new(); slots.len()],
+        };
+        for (i, deps) in deps.iter().enumerate() {
+            for &d in deps {
+                if m.end[d].is_none() {
+                    m.pending[i] += 1;
+                    m.succs[d].push(i);
+                }
+            }
+            if m.pending[i] == 0 {
+                m.ready_now(i);
+            }
+        }
+        let mut busy = vec![0u32; slots.len()];
+        let mut events: Vec<(u64, usize)> = Vec::new();
+        loop {
+            for r in 0..slots.len() {
+                while busy[r] < slots[r] && !m.waiting[r].is_empty() {
+                    let (at, &i) = m.waiting[r].iter().enumerate().min_by_key(|&(_, &i)| i).unwrap();
+                    m.waiting[r].remove(at);
+                    busy[r] += 1;
+                    m.held[i] += 1;
+                    let st = ops[i][m.stage[i]];
+                    let rs: Vec<u32> = st.resources().collect();
+                    if m.held[i] < rs.len() {
+                        m.waiting[rs[m.held[i]] as usize].push(i);
+                        continue;
+                    }
+                    if m.stage[i] == 0 {
+                        m.start[i] = Some(m.now);
+                    }
+                    m.starts[i].push(m.now);
+                    events.push((m.now + st.duration(), i));
+                }
+            }
+            let Some(t) = events.iter().map(|&(t, _)| t).min() else { break };
+            m.now = t;
+            let due: Vec<usize> = events.iter().filter(|&&(t, _)| t == m.now).map(|&(_, i)| i).collect();
+            events.retain(|&(t, _)| t != m.now);
+            for i in due {
+                for r in ops[i][m.stage[i]].resources() {
+                    busy[r as usize] -= 1;
+                }
+                m.stage[i] += 1;
+                m.held[i] = 0;
+                match ops[i].get(m.stage[i]) {
+                    Some(next) => m.waiting[next.resources().next().unwrap() as usize].push(i),
+                    None => m.finish(i),
+                }
+            }
+        }
+        (0..n)
+            .map(|i| {
+                let times = OpTimes { ready: m.ready[i], start: m.start[i].unwrap(), end: m.end[i].unwrap() };
+                (times, std::mem::take(&mut m.starts[i]))
+            })
+            .collect()
+    }
+
+    /// Op `i` is ready: it queues for its first resource, or, without stages, ends now.
+    fn ready_now(&mut self, i: usize) {
+        match self.ops[i].first() {
+            Some(first) => self.waiting[first.resources().next().unwrap() as usize].push(i),
+            None => self.finish(i),
+        }
+    }
+
+    /// Op `i` ends now; its successors that have no dependency left become ready.
+    fn finish(&mut self, i: usize) {
+        self.end[i] = Some(self.now);
+        if self.ops[i].is_empty() {
+            self.start[i] = Some(self.now);
+        }
+        for s in std::mem::take(&mut self.succs[i]) {
+            self.pending[s] -= 1;
+            self.ready[s] = self.ready[s].max(self.now);
+            if self.pending[s] == 0 {
+                self.ready_now(s);
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_engine_times_every_op_as_the_plain_reference_does(
+        specs in program(),
+        joins in proptest::collection::vec(proptest::bool::weighted(0.15), 60),
+        slots in proptest::collection::vec(1u32..4, 4),
+    ) {
+        let ops: Vec<Vec<Stage>> = specs
+            .iter()
+            .zip(&joins)
+            .map(|(s, &join)| {
+                if join {
+                    return Vec::new();
+                }
+                let first = match s.r2 {
+                    Some(r2) => Stage::two(s.r, r2, s.d),
+                    None => Stage::one(s.r, s.d),
+                };
+                std::iter::once(first).chain(s.extra_stage.map(|(r, d)| Stage::one(r, d))).collect()
+            })
+            .collect();
+        let deps: Vec<Vec<usize>> = specs.iter().map(|s| s.deps.clone()).collect();
+        let want = Reference::run(&slots, &ops, &deps);
+        for retain in [true, false] {
+            let mut e = engine(&slots, retain);
+            let mut ids = Vec::new();
+            for (stages, deps) in ops.iter().zip(&deps) {
+                let deps: Vec<OpId> = deps.iter().map(|&d| ids[d]).collect();
+                ids.push(e.add(Stages::from_vec(stages.clone()), &deps).unwrap());
+            }
+            let makespan = e.run_all();
+            prop_assert_eq!(makespan, want.iter().map(|(t, _)| t.end).max().unwrap_or(0));
+            if retain {
+                for (i, (times, starts)) in want.iter().enumerate() {
+                    prop_assert_eq!(e.times(ids[i]), Some(*times), "op {}", i);
+                    let got = e.stage_starts(ids[i]).map(<[u64]>::to_vec).unwrap_or_else(|| vec![times.start]);
+                    let want_starts = if ops[i].is_empty() { vec![times.start] } else { starts.clone() };
+                    prop_assert_eq!(got, want_starts, "op {}", i);
+                }
+            }
+        }
+    }
+}
