@@ -866,6 +866,25 @@ impl Engine {
     #[inline]
     fn acquired(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
+        if hot.stages.resources[0] != NONE {
+            // A single stage (packed in place): with the first of two resources it queues for
+            // the second; with all it needs, it starts.
+            let stage = hot.stages;
+            if stage.resources[1] != NONE && hot.held == 0 {
+                hot.held = 1;
+                let seq = hot.seq;
+                self.queues.wait(stage.resources[1], seq, slot);
+                return;
+            }
+            let now = self.now;
+            hot.start = now;
+            let succ = hot.succ;
+            if succ != NONE {
+                prefetch(&self.hot[succ as usize]);
+            }
+            self.events.push(now + stage.duration, slot);
+            return;
+        }
         hot.held += 1;
         let stage =
             stage_at(&hot.stages, &self.many, hot.stage as usize).expect("an op acquires for one of its stages");
@@ -906,6 +925,20 @@ impl Engine {
     #[inline]
     fn stage_end(&mut self, slot: u32) {
         let hot = &mut self.hot[slot as usize];
+        if hot.stages.resources[0] != NONE {
+            // A single stage (packed in place, as most ops have): the op ends.
+            let [a, b] = hot.stages.resources;
+            let duration = hot.stages.duration;
+            self.queues.release(a, duration);
+            if b != NONE {
+                self.queues.release(b, duration);
+            }
+            self.finish(slot);
+            if !self.joins.is_empty() {
+                self.end_joins();
+            }
+            return;
+        }
         let i = hot.stage as usize;
         let stage = current_stage(&hot.stages, &self.many, i);
         let next = stage_at(&hot.stages, &self.many, i + 1).map(|st| st.resources[0]);
@@ -941,10 +974,8 @@ impl Engine {
         }
         let first = std::mem::replace(&mut hot.succ, NONE);
         let mut e = std::mem::replace(&mut hot.more, NONE);
-        if hot.stages == NO_STAGES {
-            hot.start = now;
-        }
-        self.makespan = self.makespan.max(now);
+        // The clock never goes back: the op ending now ends last.
+        self.makespan = now;
         self.done += 1;
         if self.retain {
             self.ends[s] = now;
@@ -998,6 +1029,8 @@ impl Engine {
     /// Ends every join on the worklist (which may add more).
     fn end_joins(&mut self) {
         while let Some(slot) = self.joins.pop() {
+            // A join starts when it ends.
+            self.hot[slot as usize].start = self.now;
             self.finish(slot);
         }
     }
