@@ -491,7 +491,11 @@ impl Engine {
                 self.hot[slot].pending += 1;
             }
         }
-        self.release(slot as u32, 0);
+        // The hold itself ended no dependency: the ready time stays its dependencies' latest end.
+        self.hot[slot].pending -= 1;
+        if self.hot[slot].pending == 0 {
+            self.activate(slot as u32);
+        }
         self.end_joins();
         Ok(())
     }
@@ -855,8 +859,12 @@ impl Engine {
     /// order), so taking the lowest dirty resource until none is left is one ascending sweep.
     fn dispatch(&mut self) {
         while let Some(r) = self.queues.next_dirty() {
-            while let Some(slot) = self.queues.grant(r) {
+            // A grant can add a waiter only to a resource of higher index, never to `r`.
+            while let Some((slot, more)) = self.queues.grant(r) {
                 self.acquired(slot);
+                if !more {
+                    break;
+                }
             }
         }
     }
@@ -1005,7 +1013,8 @@ impl Engine {
     fn release(&mut self, slot: u32, now: u64) {
         let succ = &mut self.hot[slot as usize];
         succ.pending -= 1;
-        succ.ready = succ.ready.max(now);
+        // Its ready time so far is an earlier dependency's end, or when it was added: no later.
+        succ.ready = now;
         if succ.pending == 0 {
             self.activate(slot);
         }

@@ -135,9 +135,10 @@ impl Queues {
         }
     }
 
-    /// Takes a slot of resource `r` for its lowest waiter, if it has both; returns the waiter.
+    /// Takes a slot of resource `r` for its lowest waiter, if it has both; returns the waiter, and
+    /// whether `r` could grant another (a waiter and a free slot are left).
     #[inline(always)]
-    pub(crate) fn grant(&mut self, r: u32) -> Option<u32> {
+    pub(crate) fn grant(&mut self, r: u32) -> Option<(u32, bool)> {
         let res = &mut self.res[r as usize];
         if res.len == 0 || res.busy >= res.slots {
             return None;
@@ -145,10 +146,12 @@ impl Queues {
         let slot = res.min_slot;
         res.len -= 1;
         res.busy += 1;
-        if res.len > 0 {
-            self.unspill(r);
+        if res.len == 0 {
+            return Some((slot, false));
         }
-        Some(slot)
+        let more = res.busy < res.slots;
+        self.unspill(r);
+        Some((slot, more))
     }
 
     /// Moves the lowest spilled waiter of resource `r` inline, after its inline one was granted.
@@ -281,8 +284,11 @@ mod tests {
             }
             let mut got = Vec::new();
             loop {
-                while let Some(slot) = q.grant(0) {
+                while let Some((slot, more)) = q.grant(0) {
                     got.push(u64::from(slot));
+                    if !more {
+                        break;
+                    }
                 }
                 if got.len() == unique.len() {
                     break;
