@@ -635,32 +635,43 @@ impl Engine {
                 self.next_seq - 1
             }
         };
-        let hot = Hot {
-            seq,
-            ready: self.now,
-            start: 0,
-            stages,
-            pending: u32::from(hold),
-            succ: NONE,
-            more: NONE,
-            version: self.first_version,
-            stage: 0,
-            held: 0,
-            state: OpState::Blocked,
-            watched: false,
-        };
+        let now = self.now;
         let (slot, version) = match self.free_slots.pop() {
             Some(slot) => {
-                let version = self.hot[slot as usize].version;
-                self.hot[slot as usize] = Hot { version, ..hot };
-                (slot, version)
+                // A recycled slot keeps its version; every other field is written in place.
+                let h = &mut self.hot[slot as usize];
+                h.seq = seq;
+                h.ready = now;
+                h.start = 0;
+                h.stages = stages;
+                h.succ = NONE;
+                h.more = NONE;
+                h.stage = 0;
+                h.held = 0;
+                h.state = OpState::Blocked;
+                h.watched = false;
+                (slot, h.version)
             }
             None => {
-                self.hot.push(hot);
+                let version = self.first_version;
+                self.hot.push(Hot {
+                    seq,
+                    ready: now,
+                    start: 0,
+                    stages,
+                    pending: 0,
+                    succ: NONE,
+                    more: NONE,
+                    version,
+                    stage: 0,
+                    held: 0,
+                    state: OpState::Blocked,
+                    watched: false,
+                });
                 if self.retain {
                     self.ends.push(0);
                 }
-                ((self.hot.len() - 1) as u32, hot.version)
+                ((self.hot.len() - 1) as u32, version)
             }
         };
         let mut pending = u32::from(hold);

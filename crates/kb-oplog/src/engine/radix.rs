@@ -11,24 +11,22 @@ pub(crate) struct RadixHeap<T> {
     /// Bit `i - 1` set when bucket `i` (1 to 64) is non-empty.
     occupied: u64,
     last: u64,
-    len: usize,
 }
 
 impl<T: Copy> RadixHeap<T> {
     pub(crate) fn new() -> RadixHeap<T> {
-        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), occupied: 0, last: 0, len: 0 }
+        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), occupied: 0, last: 0 }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.buckets.iter().map(Vec::len).sum()
     }
 
     /// Pops an entry whose key is exactly the last key peeked, without looking further (so the
     /// heap's floor stays there and later pushes at that key remain valid).
     pub(crate) fn pop_current(&mut self) -> Option<T> {
         let (_, v) = self.buckets[0].pop()?;
-        self.len -= 1;
         Some(v)
     }
 
@@ -36,7 +34,6 @@ impl<T: Copy> RadixHeap<T> {
     #[inline(always)]
     pub(crate) fn push(&mut self, key: u64, value: T) {
         debug_assert!(key >= self.last, "radix heap is monotone: {key} < {}", self.last);
-        self.len += 1;
         self.put(key, value);
     }
 
@@ -55,10 +52,10 @@ impl<T: Copy> RadixHeap<T> {
 
     /// The smallest key, moving entries so that they sit in bucket 0.
     pub(crate) fn peek_key(&mut self) -> Option<u64> {
-        if self.len == 0 {
-            return None;
-        }
         if self.buckets[0].is_empty() {
+            if self.occupied == 0 {
+                return None;
+            }
             // Bucket 0 is empty: the lowest occupied bucket holds the smallest keys.
             let i = self.occupied.trailing_zeros() as usize + 1;
             self.occupied &= !(1 << (i - 1));
@@ -87,7 +84,6 @@ impl<T: Copy> RadixHeap<T> {
     #[cfg(test)]
     pub(crate) fn pop(&mut self) -> Option<(u64, T)> {
         self.peek_key()?;
-        self.len -= 1;
         self.buckets[0].pop()
     }
 }
