@@ -44,25 +44,30 @@
 //! - `auto` all-reduce, 1 MiB on 1024 ranks: 665, 667, 546 and 510 ms (before the dry runs were
 //!   bounded, the one-shot candidate's dry run alone took 192 s and 8.9 GB there).
 //!
-//! Measured 2026-12-02, session 6 (same machine, faster than in session 5: run before the
-//! changes, the 1 MiB all-reduce took 155 ms against the materialised loop's 83 ms, 1.87×):
-//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 148 ms, then 142 ms, after the engine's
-//!   dirty set gained a top summary word, a radix bucket of one instant became bucket 0 whole,
-//!   resources were numbered kind by kind (PE 0 of every device and every link side by side) and
-//!   the plan found each slot's index once (callgrind: 2.354 G → 2.231 G instructions, 710 per
-//!   op), then rank stacks came from `may`'s pool instead of being mapped per spawn (an empty
-//!   all-reduce on 1024 ranks: 13 → 5.5 ms). Side by side in the last run: the materialised
-//!   minimal loop 90.3 ms (kernbench 1.58×), the streaming minimal loop 72.1 ms (1.97×). Target
-//!   ≤ 100 ms not met. Against a loop at DESIGN.md's 100 M ops/s (31 ms), kernbench takes 4.5×;
-//!   the target asks for 3.3×.
+//! Measured 2026-12-02, session 6 (same machine; at the session's start the 1 MiB all-reduce
+//! took 155 ms against the materialised loop's 83 ms, 1.87×):
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run, four criterion runs as the session went:
+//!   | run | kernbench | materialised loop | streaming loop |
+//!   |---|---|---|---|
+//!   | dirty set's top word, radix bucket swap, resources kind by kind, slot index once | 148 ms | 88.0 ms (1.68×) | 65.3 ms (2.26×) |
+//!   | + rank stacks from `may`'s pool (empty 1024-rank all-reduce: 13 → 5.5 ms) | 142 ms | 90.3 ms (1.58×) | 72.1 ms (1.97×) |
+//!   | + single-stage ops on a short path in the engine, grants that know when to stop | 134 ms | 96.8 ms (1.38×) | 92.0 ms (1.46×) |
+//!   | + records written in place, a radix heap without a count | 135 ms | 95.6 ms (1.41×) | 96.1 ms (1.41×) |
+//!
+//!   Callgrind: 2.354 G → 2.105 G instructions (750 → 670 per op). kernbench's own time moved
+//!   with its instruction count; the two reference loops moved by half between runs with no
+//!   change to them (the streaming loop from 65 to 96 ms), so the ratios swing with them.
+//!   Target ≤ 100 ms not met. Against a loop at DESIGN.md's 100 M ops/s (31 ms), kernbench
+//!   takes 4.3×; the target asks for 3.3×.
 //! - 128 MiB on 8 ranks: 407 µs. Ring reduce-scatter, 1 MiB on 1024 ranks: 136, then 132 ms;
 //!   ring all-gather: 73.9, then 59.7 ms. Pairwise all-to-all, 1 MiB on 256 ranks: 116 ms.
 //!   `auto` all-reduce, 1 MiB on 1024 ranks: 338 ms. 1 GiB on 1024 ranks: peak RSS 59 MiB.
 //! - Where the time went at the session's start (perf): the engine's event loop 51%, adding ops
 //!   to it 17%, the ring's loop and the plan 14%, page faults and unmapping (1024 coroutine
-//!   stacks, 16 MB of slot states) about 7%. The engine alone — its loop and adding ops, about
-//!   490 instructions per op — takes about 100 ms of this run: the target needs an engine core
-//!   about twice as lean for single-stage ops, not a faster plan.
+//!   stacks, 16 MB of slot states) about 7%. At the end, the engine's loop takes 290
+//!   instructions per op, adding an op 160 and the ring's loop with the plan 190: the engine
+//!   alone, about 450 per op, is two thirds of the run. The target needs an engine core about
+//!   twice as lean for single-stage ops, not only a faster plan.
 //!
 //! Where the time of the 1 MiB all-reduce went at the session's start (callgrind, 1024 ranks, 860
 //! instructions per op): the engine's timing loop 46% (about 395 per op), adding ops to it 20%
