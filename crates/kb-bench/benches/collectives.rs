@@ -47,12 +47,19 @@
 //! Measured 2026-12-02, session 6 (same machine; at the session's start the 1 MiB all-reduce
 //! took 155 ms against the materialised loop's 83 ms, 1.87×):
 //! - 1 MiB ring all-reduce on 1024 ranks, the whole run, four criterion runs as the session went:
-//!   | run | kernbench | materialised loop | streaming loop |
-//!   |---|---|---|---|
-//!   | dirty set's top word, radix bucket swap, resources kind by kind, slot index once | 148 ms | 88.0 ms (1.68×) | 65.3 ms (2.26×) |
-//!   | + rank stacks from `may`'s pool (empty 1024-rank all-reduce: 13 → 5.5 ms) | 142 ms | 90.3 ms (1.58×) | 72.1 ms (1.97×) |
-//!   | + single-stage ops on a short path in the engine, grants that know when to stop | 134 ms | 96.8 ms (1.38×) | 92.0 ms (1.46×) |
-//!   | + records written in place, a radix heap without a count | 135 ms | 95.6 ms (1.41×) | 96.1 ms (1.41×) |
+//!
+//!   | after                        | kernbench | materialised loop | streaming loop |
+//!   |------------------------------|-----------|-------------------|----------------|
+//!   | dirty set, radix, numbering  | 148 ms    | 88.0 ms (1.68×)   | 65.3 ms (2.26×) |
+//!   | rank stacks from the pool    | 142 ms    | 90.3 ms (1.58×)   | 72.1 ms (1.97×) |
+//!   | single-stage short path      | 134 ms    | 96.8 ms (1.38×)   | 92.0 ms (1.46×) |
+//!   | records written in place     | 135 ms    | 95.6 ms (1.41×)   | 96.1 ms (1.41×) |
+//!
+//!   The changes, in order: the dirty set's top summary word, a radix bucket of one instant
+//!   becoming bucket 0 whole, resources numbered kind by kind (PE 0 of every device and every
+//!   link side by side), each slot's index found once; rank stacks from `may`'s pool (an empty
+//!   1024-rank all-reduce: 13 → 5.5 ms); single-stage ops on a short path in the engine, grants
+//!   that know when to stop; records written in place, a radix heap without a count.
 //!
 //!   Callgrind: 2.354 G → 2.105 G instructions (750 → 670 per op). kernbench's own time moved
 //!   with its instruction count; the two reference loops moved by half between runs with no
