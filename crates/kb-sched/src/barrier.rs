@@ -2,8 +2,8 @@
 //!
 //! Anything that lets the host see a tensor's bytes — reading it into a `Vec` or an `ndarray`,
 //! one element, printing it, writing it to `.npy`, the source side of a copy — is one of the
-//! methods named in [`HOST_READ_REGISTRY`], and each calls [`host_read_barrier`] before it reads
-//! through [`read_storage`], the only function that reads a tensor's bytes from the memory store.
+//! methods named in [`HOST_READ_REGISTRY`], and each calls `host_read_barrier` before it reads
+//! through `read_storage`, the only function that reads a tensor's bytes from the memory store.
 //! `cargo xtask check-barriers` enforces all three facts on the source, both ways: a storage read
 //! outside the registry, a registered method without a barrier, and a stale entry all fail.
 //!
@@ -40,7 +40,7 @@ pub(crate) fn host_read_barrier(tensor: &Tensor, what: &'static str) -> Result<(
 }
 
 /// The bytes of `tensor`, packed row-major. Only the registered host reads call this, after
-/// [`host_read_barrier`].
+/// `host_read_barrier`.
 pub(crate) fn read_storage(tensor: &Tensor) -> Result<Vec<u8>, SchedError> {
     let region = tensor.region()?;
     let inner = tensor.runtime().inner.borrow();

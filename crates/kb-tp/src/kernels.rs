@@ -54,7 +54,7 @@ pub fn linear(device: &Device, x: &Tensor, weight: &Tensor, out: &Tensor) -> Res
 }
 
 /// Launches the epilogue `out = act(x + bias)` on `device`, computed in f32 and rounded once into
-/// `out`'s dtype: `x` and `out` [rows, n] (any float dtypes; `out` may be `x` itself), `bias` [n],
+/// `out`'s dtype: `x` and `out` \[rows, n\] (any float dtypes; `out` may be `x` itself), `bias` \[n\],
 /// broadcast over the rows.
 pub fn bias_act(
     device: &Device,

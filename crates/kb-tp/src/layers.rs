@@ -206,8 +206,8 @@ impl ColumnParallelLinear {
         ColumnParallelLinear::build(ctx, input_size, output_size, options, dtype, None, None)
     }
 
-    /// A layer whose weight and bias come from the full arrays: `weight` [output_size,
-    /// input_size] and `bias` [output_size], row-major f32, rounded to `dtype`. This rank writes
+    /// A layer whose weight and bias come from the full arrays: `weight` \[output_size,
+    /// input_size\] and `bias` \[output_size\], row-major f32, rounded to `dtype`. This rank writes
     /// only its shard: rows `t·out/T .. (t+1)·out/T`. Without `bias` (and with `options.bias`) the
     /// bias is zeros.
     ///
@@ -342,8 +342,8 @@ impl RowParallelLinear {
         RowParallelLinear::build(ctx, input_size, output_size, options, dtype, None, None)
     }
 
-    /// A layer whose weight and bias come from the full arrays: `weight` [output_size,
-    /// input_size] and `bias` [output_size], row-major f32, rounded to `dtype`. This rank writes
+    /// A layer whose weight and bias come from the full arrays: `weight` \[output_size,
+    /// input_size\] and `bias` \[output_size\], row-major f32, rounded to `dtype`. This rank writes
     /// only its shard of the weight: columns `t·in/T .. (t+1)·in/T`; the bias is whole on every
     /// rank. Without `bias` (and with `options.bias`) the bias is zeros.
     ///
@@ -423,7 +423,7 @@ impl RowParallelLinear {
         &self.shard.weight
     }
 
-    /// The bias, [output_size] (whole on every rank), if the layer has one.
+    /// The bias, \[output_size\] (whole on every rank), if the layer has one.
     pub fn bias(&self) -> Option<&Tensor> {
         self.shard.bias.as_ref()
     }

@@ -44,8 +44,8 @@ impl ParallelMLP {
         })
     }
 
-    /// A block from the full arrays, in PyTorch's layout: `w1` [ffn, hidden], `b1` [ffn], `w2`
-    /// [hidden, ffn], `b2` [hidden] (row-major f32, rounded to `dtype`; a missing bias is zeros).
+    /// A block from the full arrays, in PyTorch's layout: `w1` \[ffn, hidden\], `b1` \[ffn\], `w2`
+    /// \[hidden, ffn\], `b2` \[hidden\] (row-major f32, rounded to `dtype`; a missing bias is zeros).
     /// This rank writes only its shards.
     ///
     /// # Errors

@@ -1,5 +1,5 @@
 //! `kernbench mlp`: one forward of kb-tp's `ParallelMLP` on T ranks, `Y = gelu(X·W1 + b1)·W2 + b2`
-//! with X [B, H], W1 [H, F], W2 [F, H], b1 [F], b2 [H] (the math layout of the full arrays; the
+//! with X \[B, H\], W1 \[H, F\], W2 \[F, H\], b1 \[F\], b2 \[H\] (the math layout of the full arrays; the
 //! layers hold PyTorch's [out, in], so W1 and W2 are transposed on the host before each rank
 //! takes its shard). Reports the simulated time, split into compute and communication, TFLOP/s
 //! and, unless `--timing-only`, rank 0's error against a host reference ([`check`]).

@@ -48,15 +48,15 @@ pub(crate) struct Mlp {
 /// The full arrays, in the math layout, as the devices hold them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrays<'a> {
-    /// X [B, H].
+    /// X \[B, H\].
     pub(crate) x: &'a [f32],
-    /// W1 [H, F].
+    /// W1 \[H, F\].
     pub(crate) w1: &'a [f32],
-    /// b1 [F].
+    /// b1 \[F\].
     pub(crate) b1: &'a [f32],
-    /// W2 [F, H].
+    /// W2 \[F, H\].
     pub(crate) w2: &'a [f32],
-    /// b2 [H].
+    /// b2 \[H\].
     pub(crate) b2: &'a [f32],
 }
 
