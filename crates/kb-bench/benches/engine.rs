@@ -69,24 +69,25 @@
 //! Timing a recorded log: 28.6 M ops/s, 1.24× the speed of the minimal loop run alongside.
 //! Recording and timing: 1.43× the speed at which the minimal loop builds and times its graph.
 //!
-//! Measured 2026-12-02, session 6, after the dirty set gained a top summary word and a radix
-//! bucket of one instant became bucket 0 whole (criterion medians; the code before these changes
-//! was run alongside from a second checkout):
+//! Measured 2026-12-02, session 6, at the session's end (criterion medians; the code from the
+//! session's start run alongside from a second checkout):
 //!
-//! | variant                                             | now      | before   |
+//! | variant                                             | end      | start    |
 //! |-----------------------------------------------------|----------|----------|
-//! | `time_1M_ops_recorded_run_only`                     | 25.8 ms  | 26.2 ms  |
-//! | `reference_minimal_loop_run_only`                   | 22.1 ms  | 24.2 ms  |
-//! | `time_1M_ops_retained_reused_engine` (add + run)    | 56.4 ms  | 56.3 ms  |
-//! | `reference_minimal_loop_build_and_run`              | 58.6 ms  | 54.6 ms  |
-//! | `time_1M_ops_retained` (fresh engine, add + run)    | 69.5 ms  | —        |
-//! | `time_1M_ops_lean` (fresh engine)                   | 67.7 ms  | —        |
-//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 51.3 ms  | —        |
+//! | `time_1M_ops_recorded_run_only`                     | 25.4 ms  | 28.9 ms  |
+//! | `reference_minimal_loop_run_only`                   | 23.8 ms  | 24.5 ms  |
+//! | `time_1M_ops_retained_reused_engine` (add + run)    | 63.2 ms  | 61.0 ms  |
+//! | `reference_minimal_loop_build_and_run`              | 49.8 ms  | 52.5 ms  |
+//! | `time_1M_ops_retained` (fresh engine, add + run)    | 73.0 ms  | —        |
+//! | `time_1M_ops_lean` (fresh engine)                   | 69.7 ms  | —        |
+//! | `time_1M_ops_streaming_lean` (4096-op chunks)       | 50.9 ms  | —        |
 //!
-//! The machine ran faster than in the sessions before, and the minimal loop gained most: timing a
-//! recorded log, 38.8 M ops/s (target ≥ 25 M: met), but 0.86× the speed of the minimal loop run
-//! alongside (0.92× for the code before the changes, so they cost this log nothing). Recording
-//! and timing: 1.04× the speed at which the minimal loop builds and times its graph.
+//! The machine ran faster than in the sessions before, and the minimal loop gained most. Timing a
+//! recorded log: 39.4 M ops/s (target ≥ 25 M: met), 0.94× the speed of the minimal loop run
+//! alongside (0.85× for the code at the session's start). Recording and timing: 0.79× the speed
+//! at which the minimal loop builds and times its graph (0.86× at the start; the difference is
+//! within this machine's noise: 8 interleaved runs of three add-and-run rounds took 223.7 ms now
+//! and 222.8 ms before, and callgrind counts 1.868 G instructions now, 1.950 G before).
 
 //! Memory: 72 bytes per op retained (target ≤ 128: met).
 
