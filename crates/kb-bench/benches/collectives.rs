@@ -46,7 +46,7 @@
 //!
 //! Measured 2026-12-02, session 6 (same machine; at the session's start the 1 MiB all-reduce
 //! took 155 ms against the materialised loop's 83 ms, 1.87×):
-//! - 1 MiB ring all-reduce on 1024 ranks, the whole run, four criterion runs as the session went:
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run, criterion runs as the session went:
 //!
 //!   | after                        | kernbench | materialised loop | streaming loop |
 //!   |------------------------------|-----------|-------------------|----------------|
@@ -54,6 +54,7 @@
 //!   | rank stacks from the pool    | 142 ms    | 90.3 ms (1.58×)   | 72.1 ms (1.97×) |
 //!   | single-stage short path      | 134 ms    | 96.8 ms (1.38×)   | 92.0 ms (1.46×) |
 //!   | records written in place     | 135 ms    | 95.6 ms (1.41×)   | 96.1 ms (1.41×) |
+//!   | (the last run, everything)   | 134 ms    | 94.7 ms (1.42×)   | 93.7 ms (1.43×) |
 //!
 //!   The changes, in order: the dirty set's top summary word, a radix bucket of one instant
 //!   becoming bucket 0 whole, resources numbered kind by kind (PE 0 of every device and every
@@ -66,9 +67,10 @@
 //!   change to them (the streaming loop from 65 to 96 ms), so the ratios swing with them.
 //!   Target ≤ 100 ms not met. Against a loop at DESIGN.md's 100 M ops/s (31 ms), kernbench
 //!   takes 4.3×; the target asks for 3.3×.
-//! - 128 MiB on 8 ranks: 407 µs. Ring reduce-scatter, 1 MiB on 1024 ranks: 136, then 132 ms;
-//!   ring all-gather: 73.9, then 59.7 ms. Pairwise all-to-all, 1 MiB on 256 ranks: 116 ms.
-//!   `auto` all-reduce, 1 MiB on 1024 ranks: 338 ms. 1 GiB on 1024 ranks: peak RSS 59 MiB.
+//! - The last run, everything: 128 MiB on 8 ranks 365 µs (407 µs mid-session). Ring
+//!   reduce-scatter, 1 MiB on 1024 ranks: 129 ms (136 mid-session); ring all-gather: 53.0 ms
+//!   (73.9). Pairwise all-to-all, 1 MiB on 256 ranks: 114 ms (116). `auto` all-reduce, 1 MiB on
+//!   1024 ranks: 322 ms (338). 1 GiB on 1024 ranks: peak RSS 58 MiB.
 //! - Where the time went at the session's start (perf): the engine's event loop 51%, adding ops
 //!   to it 17%, the ring's loop and the plan 14%, page faults and unmapping (1024 coroutine
 //!   stacks, 16 MB of slot states) about 7%. At the end, the engine's loop takes 290
