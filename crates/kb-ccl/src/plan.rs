@@ -324,11 +324,11 @@ impl Plan {
         Ok(id)
     }
 
-    /// Adds to `deps` what an access of `slot` waits for, and returns the slot's index: the slot's last write and, for a write,
-    /// every read since. A slot's first access waits for the member's entry join instead; later
-    /// ones wait for earlier accesses, which did. A write after reads waits for the reads alone:
-    /// each of them waited for the last write, so waiting for it too would change nothing but
-    /// cost the engine an edge.
+    /// Adds to `deps` what an access of `slot` waits for, and returns the slot's index. It waits
+    /// for the slot's last write and, for a write, every read since. A slot's first access waits
+    /// for the member's entry join instead; later ones wait for earlier accesses, which did. A
+    /// write after reads waits for the reads alone: each of them waited for the last write, so
+    /// waiting for it too would change nothing but cost the engine an edge.
     #[inline(always)]
     fn wait_for(&mut self, slot: Slot, write: bool) -> usize {
         let at = self.at(slot);

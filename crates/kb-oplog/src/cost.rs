@@ -95,9 +95,10 @@ struct RouteKey {
 /// A route's stages, as [`CostModel::recent`] keeps them.
 type RecentRoute = (RouteKey, Arc<[Stage]>);
 
-/// Entries of [`CostModel::recent`]: a transfer finds its list at the entry its devices and hop
-/// time hash to (the top six bits of a multiplicative hash).
+/// Entries of [`CostModel::recent`] (a power of two): a transfer finds its list at the entry its
+/// devices and hop time hash to (the top bits of a multiplicative hash).
 const RECENT_ROUTES: usize = 64;
+const _: () = assert!(RECENT_ROUTES.is_power_of_two());
 
 impl CostModel {
     /// The cost model of `spec` (which must be valid).
@@ -235,7 +236,7 @@ impl CostModel {
         let key = RouteKey { first, from, to, hop };
         let mut recent = self.recent.borrow_mut();
         let mix = ((u64::from(from) << 40) ^ (u64::from(to) << 20) ^ hop).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let entry = &mut recent[(mix >> 58) as usize % RECENT_ROUTES];
+        let entry = &mut recent[(mix >> (64 - RECENT_ROUTES.trailing_zeros())) as usize];
         match entry {
             Some((k, list)) if *k == key => Stages::Many(list.clone()),
             _ => {

@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use super::Stage;
+
 const NONE: u32 = u32::MAX;
 
 /// One resource's queue state, and what it has served, in half a cache line: the resources a
@@ -132,6 +134,16 @@ impl Queues {
         res.time += duration;
         if res.len > 0 {
             self.dirty.insert(r);
+        }
+    }
+
+    /// Frees the resources of `stage`, which has ended (see [`Queues::release`]).
+    #[inline(always)]
+    pub(crate) fn release_stage(&mut self, stage: &Stage) {
+        let [a, b] = stage.resources;
+        self.release(a, stage.duration);
+        if b != NONE {
+            self.release(b, stage.duration);
         }
     }
 

@@ -110,8 +110,6 @@ fn a_batch_recorded_wave_by_wave_times_as_one_recorded_at_once() {
     assert!(e.to_string().contains("records every op at once"), "{e}");
 }
 
-/// A chain of `hops` link transfers of 4 KiB from device 0 to device 1 on a runtime that keeps no
-/// ops, recorded whole or by their cost; returns the end of the last.
 /// A lean runtime on two ranks, a 4 KiB hop from rank 0 to rank 1, and a join of its tensors to
 /// start a chain of hops after.
 fn a_hop() -> (Runtime, Op, OpId) {
@@ -125,6 +123,8 @@ fn a_hop() -> (Runtime, Op, OpId) {
     (rt, hop, start)
 }
 
+/// A chain of `hops` link transfers of 4 KiB from device 0 to device 1 on a runtime that keeps no
+/// ops, recorded whole or by their cost; returns the end of the last.
 fn chain_of_hops(hops: usize, by_cost: bool) -> u64 {
     let (rt, hop, mut last) = a_hop();
     if by_cost {
