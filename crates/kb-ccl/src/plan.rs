@@ -191,7 +191,10 @@ impl Plan {
                 rt.record_op(Op::labelled(OpKind::Join, label), &r, &w, &[])
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let slots = per_member * reads.len();
+        // Slot i of every member, then slot i + 1 (see `Plan::at`); none accessed yet.
+        let slots = (0..per_member)
+            .flat_map(|_| entry.iter().map(|&last_write| SlotState { last_write, first_reader: None }))
+            .collect();
         let pes = rt.machine().device.pes;
         Ok(Plan {
             pes,
@@ -200,7 +203,7 @@ impl Plan {
             reads,
             writes,
             entry,
-            slots: vec![SlotState::FRESH; slots],
+            slots,
             more_readers: BTreeMap::new(),
             deps: Deps::new(),
             numbered: None,
@@ -241,10 +244,12 @@ impl Plan {
     fn last_accesses(&self, keep: impl Fn(OpId) -> bool) -> Vec<Vec<OpId>> {
         let members = self.entry.len();
         let mut deps = vec![Vec::new(); members];
-        // Slot i of every member, then slot i + 1 (see `Plan::at`).
+        // Slot i of every member, then slot i + 1 (see `Plan::at`). A slot never written still
+        // names the entry join, which the exit waits for anyway.
         for row in self.slots.chunks(members.max(1)) {
-            for (d, state) in deps.iter_mut().zip(row) {
-                d.extend(state.last_write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
+            for ((d, state), &entry) in deps.iter_mut().zip(row).zip(&self.entry) {
+                let write = Some(state.last_write).filter(|&w| w != entry);
+                d.extend(write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
             }
         }
         for (at, more) in &self.more_readers {
@@ -326,9 +331,10 @@ impl Plan {
 
     /// Adds to `deps` what an access of `slot` waits for, and returns the slot's index. It waits
     /// for the slot's last write and, for a write, every read since. A slot's first access waits
-    /// for the member's entry join instead; later ones wait for earlier accesses, which did. A
-    /// write after reads waits for the reads alone: each of them waited for the last write, so
-    /// waiting for it too would change nothing but cost the engine an edge.
+    /// for the member's entry join (its last write until an op writes it); later ones wait for
+    /// earlier accesses, which did. A write after reads waits for the reads alone: each of them
+    /// waited for the last write, so waiting for it too would change nothing but cost the engine
+    /// an edge.
     #[inline(always)]
     fn wait_for(&mut self, slot: Slot, write: bool) -> usize {
         let at = self.at(slot);
@@ -342,10 +348,7 @@ impl Plan {
             }
             return at;
         }
-        match state.last_write {
-            Some(w) => self.deps.need(w),
-            None => self.deps.need(self.entry[slot.member]),
-        }
+        self.deps.need(state.last_write);
         at
     }
 
@@ -372,13 +375,17 @@ impl Plan {
         if !self.more_readers.is_empty() {
             self.more_readers.remove(&at);
         }
-        self.slots[at] = SlotState { last_write: Some(op), first_reader: None };
+        self.slots[at] = SlotState { last_write: op, first_reader: None };
     }
 
     /// PE `lane` (modulo the PEs) of `device`.
     pub(crate) fn lane(&self, device: u32, lane: usize) -> Pe {
-        let pes = self.pes as usize;
-        Pe { device, pe: if lane < pes { lane } else { lane % pes } as u32 }
+        self.lanes().of(device, lane)
+    }
+
+    /// The PEs reductions and copies are spread over, for an op built later ([`Lanes::of`]).
+    pub(crate) fn lanes(&self) -> Lanes {
+        Lanes { pes: self.pes }
     }
 
     /// A link transfer of `src` (with its slot) into `dst` (on another device).
@@ -511,6 +518,21 @@ impl Plan {
     }
 }
 
+/// The PEs of a device, by lane: a copy of the plan's count, for ops built only when needed (the
+/// hot loops of stepped collectives build an op only for the first of its shape).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lanes {
+    pes: u32,
+}
+
+impl Lanes {
+    /// PE `lane` (modulo the PEs) of `device`.
+    pub(crate) fn of(self, device: u32, lane: usize) -> Pe {
+        let pes = self.pes as usize;
+        Pe { device, pe: if lane < pes { lane } else { lane % pes } as u32 }
+    }
+}
+
 /// The op [`Plan::divide`] records: `region /= n` in place on `pe`.
 pub(crate) fn divide_op(pe: Pe, region: Region, n: usize) -> Op {
     let op = VectorOp::Scalar { op: BinaryOp::Div, x: region.clone(), scalar: n as f64, out: region };
@@ -595,21 +617,17 @@ impl Buf {
     }
 }
 
-/// What a [`Plan`] remembers of one slot: its last write and the reads since — the first here
-/// (most slots have at most one reader at a time), the others in [`Plan::more_readers`]. Sixteen
-/// bytes: a thousand-rank collective has a million slots.
+/// What a [`Plan`] remembers of one slot: its last write — the member's entry join until an op
+/// writes it, so an access never looks further — and the reads since: the first here (most slots
+/// have at most one reader at a time), the others in [`Plan::more_readers`]. Sixteen bytes: a
+/// thousand-rank collective has a million slots.
 #[derive(Debug, Clone, Copy)]
 struct SlotState {
-    last_write: Option<OpId>,
+    last_write: OpId,
     first_reader: Option<OpId>,
 }
 
 const _: () = assert!(std::mem::size_of::<SlotState>() == 16);
-
-impl SlotState {
-    /// A slot no op has accessed yet.
-    const FRESH: SlotState = SlotState { last_write: None, first_reader: None };
-}
 
 /// An op's dependencies as they are gathered: unique, in the order first needed. Most ops have a
 /// handful, kept inline; more (a slot read by many) go to a list reused from op to op.

@@ -113,6 +113,7 @@ impl Steps for AllReduceSteps {
         let diagonal = |d: usize, j: usize| d * per_chunk + j;
         let next = |x: usize| next_of(n, x);
         let [send, reduce, gather] = &self.labels;
+        let lanes = plan.lanes();
         if step < n - 1 {
             let s = step;
             let buf = &bufs[s % 2];
@@ -127,13 +128,14 @@ impl Steps for AllReduceSteps {
                 for (cell, start, len) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let (from, into, own) = (mem.at(p, diagonal(dp, j)), buf.at(q, j), mem.at(q, diagonal(dq, j)));
-                    let pe = plan.lane(mem.device(q), j);
-                    // Each op is built where it stands: these loops record millions of them.
+                    // Each op is built where it stands, and only when needed (see `Costs`):
+                    // these loops record millions of them.
                     let hop = move || {
                         let (src, dst) = (mem.region(p, start, len)?, buf.region(q, start - first, len)?);
                         Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
                     };
                     let sum = move || {
+                        let pe = lanes.of(mem.device(q), j);
                         let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
                         Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                     };
@@ -152,8 +154,7 @@ impl Steps for AllReduceSteps {
                     for (cell, start, len) in grid.cells(k) {
                         let j = cell - k * per_chunk;
                         let at = mem.at(p, diagonal(n - 1, j));
-                        let pe = plan.lane(mem.device(p), j);
-                        let divide = move || Ok(divide_op(pe, mem.region(p, start, len)?, n));
+                        let divide = move || Ok(divide_op(lanes.of(mem.device(p), j), mem.region(p, start, len)?, n));
                         let key = CostKey { kind: DIVIDE, member: p, len: chunk, slice: j };
                         record(plan, rec, key, divide, &[at], &[at])?;
                     }
@@ -287,6 +288,7 @@ impl Steps for ReduceScatterSteps {
         }
         let s = step;
         let combine = self.op.combine();
+        let lanes = plan.lanes();
         // The part sent comes from the input at step 0, else from the buffer reduced into at the
         // step before; it goes into the output at the last step, else into a buffer.
         let from_buf = s.checked_sub(1).map(|t| &self.bufs[t % 2]);
@@ -313,8 +315,8 @@ impl Steps for ReduceScatterSteps {
                 };
                 let key = CostKey { kind: SEND, member: p, len: m, slice: j };
                 record(plan, rec, key, hop, &[from], &[to])?;
-                let pe = plan.lane(into.device(q), j);
                 let sum = move || {
+                    let pe = lanes.of(into.device(q), j);
                     let (src, dst) = (input.region(q, own_start, len)?, into.region(q, start, len)?);
                     Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
                 };
@@ -327,8 +329,7 @@ impl Steps for ReduceScatterSteps {
             for p in 0..n {
                 for &(j, start, len) in &self.cells {
                     let at = out.at(p, j);
-                    let pe = plan.lane(out.device(p), j);
-                    let divide = move || Ok(divide_op(pe, out.region(p, start, len)?, n));
+                    let divide = move || Ok(divide_op(lanes.of(out.device(p), j), out.region(p, start, len)?, n));
                     let key = CostKey { kind: DIVIDE, member: p, len: m, slice: j };
                     record(plan, rec, key, divide, &[at], &[at])?;
                 }

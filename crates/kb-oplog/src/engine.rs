@@ -569,7 +569,25 @@ impl Engine {
     /// Adds an op as [`Engine::add_reserved`] does, its stages borrowed: a caller that records
     /// many ops of one shape passes the same stages each time, and a single stage is copied in
     /// place (a multi-stage list is shared, not copied).
+    #[inline]
     pub fn add_reserved_ref(&mut self, seq: u64, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
+        // The common case in a few compares, inline where ops are recorded by the million: one
+        // stage of known resources, under a reserved number, in an engine that checks neither
+        // dependencies (a retaining one) nor a bound. Everything else takes the general path.
+        if let Stages::One(stage) = stages
+            && seq < self.next_seq
+            && !self.retain
+            && self.bound == u64::MAX
+            && self.known(stage).is_ok()
+        {
+            return Ok(self.add_packed(*stage, deps, false, Some(seq)));
+        }
+        self.add_reserved_checked(seq, stages, deps)
+    }
+
+    /// [`Engine::add_reserved_ref`], checking everything.
+    #[inline(never)]
+    fn add_reserved_checked(&mut self, seq: u64, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
         if seq >= self.next_seq {
             return Err(EngineError::SeqNotReserved { seq, next: self.next_seq });
         }
