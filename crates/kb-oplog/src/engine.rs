@@ -870,15 +870,22 @@ impl Engine {
     /// Grants free slots to waiting ops, lowest resource index first, lowest sequence number first.
     ///
     /// A grant can only add a waiter to a resource of higher index (stages acquire in ascending
-    /// order), so taking the lowest dirty resource until none is left is one ascending sweep.
+    /// order), so taking the lowest dirty resource until none is left is one ascending sweep. It
+    /// goes a word of 64 resources at a time, each taken by a bit scan.
     fn dispatch(&mut self) {
-        while let Some(r) = self.queues.next_dirty() {
-            // A grant can add a waiter only to a resource of higher index, never to `r`.
-            while let Some((slot, more)) = self.queues.grant(r) {
-                self.acquired(slot);
-                if !more {
-                    break;
+        while let Some((w, mut bits)) = self.queues.next_dirty_word() {
+            while bits != 0 {
+                let r = w * 64 + bits.trailing_zeros();
+                bits &= bits - 1;
+                // A grant can add a waiter only to a resource of higher index, never to `r`.
+                while let Some((slot, more)) = self.queues.grant(r) {
+                    self.acquired(slot);
+                    if !more {
+                        break;
+                    }
                 }
+                // Resources of this word the grants marked (all above `r`).
+                bits |= self.queues.dirty_since(w);
             }
         }
     }

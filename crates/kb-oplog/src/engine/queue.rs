@@ -181,42 +181,49 @@ impl Queues {
         self.res.get(r as usize).map(|res| res.time)
     }
 
-    /// Removes and returns the lowest dirty resource.
+    /// Removes the lowest word of dirty resources: resources `64 w .. 64 w + 64`, as the index
+    /// `w` and a bit per dirty resource. A sweep takes the resources of a word in ascending order,
+    /// and after each one takes what was marked in the same word since ([`Queues::dirty_since`]).
     #[inline]
-    pub(crate) fn next_dirty(&mut self) -> Option<u32> {
-        self.dirty.pop_min()
+    pub(crate) fn next_dirty_word(&mut self) -> Option<(u32, u64)> {
+        self.dirty.take_lowest()
+    }
+
+    /// The resources of word `w` marked dirty since it was taken (removed from the set).
+    #[inline(always)]
+    pub(crate) fn dirty_since(&mut self, w: u32) -> u64 {
+        self.dirty.retake(w as usize)
     }
 }
 
-/// A set of resource indices, popped lowest first: a bitset under two levels of summary words
-/// (a bit per non-empty word below), so finding the lowest member costs three word lookups
-/// wherever it is among a thousand devices' resources.
+/// A set of resource indices, taken lowest first a word (64 resources) at a time: a bitset under
+/// two levels of summary words (a bit per non-empty word below), so finding the lowest member
+/// costs three word lookups wherever it is among a thousand devices' resources, and the members
+/// of one word then cost a bit scan each.
 #[derive(Debug)]
 struct DirtySet {
     words: Vec<u64>,
     summary: Vec<u64>,
     /// A bit per non-empty summary word (one top word covers 262,144 resources).
     top: Vec<u64>,
-    len: usize,
 }
 
 impl DirtySet {
     fn new(size: usize) -> DirtySet {
         let words = size.div_ceil(64);
         let summary = words.div_ceil(64);
-        DirtySet { words: vec![0; words], summary: vec![0; summary], top: vec![0; summary.div_ceil(64)], len: 0 }
+        DirtySet { words: vec![0; words], summary: vec![0; summary], top: vec![0; summary.div_ceil(64)] }
     }
 
     fn clear(&mut self) {
         self.words.fill(0);
         self.summary.fill(0);
         self.top.fill(0);
-        self.len = 0;
     }
 
     #[cfg(test)]
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.top.iter().all(|&t| t == 0)
     }
 
     #[inline(always)]
@@ -228,29 +235,39 @@ impl DirtySet {
             let s = w / 64;
             self.summary[s] |= 1 << (w % 64);
             self.top[s / 64] |= 1 << (s % 64);
-            self.len += 1;
         }
     }
 
+    /// Removes the lowest non-empty word: its index and bits.
     #[inline]
-    fn pop_min(&mut self) -> Option<u32> {
-        if self.len == 0 {
-            return None;
-        }
+    fn take_lowest(&mut self) -> Option<(u32, u64)> {
         let t = if self.top[0] != 0 { 0 } else { self.top.iter().position(|&t| t != 0)? };
         let s = t * 64 + self.top[t].trailing_zeros() as usize;
         let w = s * 64 + self.summary[s].trailing_zeros() as usize;
-        let word = &mut self.words[w];
-        let b = word.trailing_zeros();
-        *word &= *word - 1;
-        if *word == 0 {
-            self.summary[s] &= !(1 << (w % 64));
-            if self.summary[s] == 0 {
-                self.top[t] &= !(1 << (s % 64));
-            }
+        let bits = std::mem::take(&mut self.words[w]);
+        self.forget(w);
+        Some((w as u32, bits))
+    }
+
+    /// Removes word `w` and returns its bits (none, mostly: a sweep's grants mark resources of
+    /// higher words).
+    #[inline(always)]
+    fn retake(&mut self, w: usize) -> u64 {
+        let bits = std::mem::take(&mut self.words[w]);
+        if bits != 0 {
+            self.forget(w);
         }
-        self.len -= 1;
-        Some((w * 64) as u32 + b)
+        bits
+    }
+
+    /// Clears the summary bits of word `w`, which is empty now.
+    #[inline(always)]
+    fn forget(&mut self, w: usize) {
+        let s = w / 64;
+        self.summary[s] &= !(1 << (w % 64));
+        if self.summary[s] == 0 {
+            self.top[s / 64] &= !(1 << (s % 64));
+        }
     }
 }
 
@@ -262,7 +279,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn the_dirty_set_pops_in_ascending_order_without_duplicates(
+        fn the_dirty_set_gives_its_members_in_ascending_order_without_duplicates(
             members in proptest::collection::vec(prop_oneof![0u32..300, 0u32..300_000], 0..300),
         ) {
             let mut set = DirtySet::new(300_000);
@@ -272,7 +289,14 @@ mod tests {
             let mut want = members.clone();
             want.sort_unstable();
             want.dedup();
-            let got: Vec<u32> = std::iter::from_fn(|| set.pop_min()).collect();
+            let mut got: Vec<u32> = Vec::new();
+            while let Some((w, mut bits)) = set.take_lowest() {
+                while bits != 0 {
+                    got.push(w * 64 + bits.trailing_zeros());
+                    bits &= bits - 1;
+                    bits |= set.retake(w as usize);
+                }
+            }
             prop_assert_eq!(got, want);
             prop_assert!(set.is_empty());
         }
