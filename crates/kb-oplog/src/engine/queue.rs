@@ -226,12 +226,16 @@ impl DirtySet {
         self.top.iter().all(|&t| t == 0)
     }
 
+    /// Adds `r`. A word is non-empty exactly when its summary bit is set, so only the first
+    /// member of a word touches the summary (the resources a step marks sit side by side: every
+    /// device's link, or vector unit, in a row).
     #[inline(always)]
     fn insert(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, r % 64);
         let word = &mut self.words[w];
-        if *word & (1 << b) == 0 {
-            *word |= 1 << b;
+        let was = *word;
+        *word = was | (1 << b);
+        if was == 0 {
             let s = w / 64;
             self.summary[s] |= 1 << (w % 64);
             self.top[s / 64] |= 1 << (s % 64);
