@@ -148,7 +148,7 @@ impl Costs {
     }
 
     /// The stages of the op of `key`; `op` builds it whole the first time, and `to` costs it.
-    #[inline]
+    #[inline(always)]
     fn get(
         &mut self,
         key: CostKey,
@@ -159,10 +159,23 @@ impl Costs {
         let at = (usize::from(len == self.longest) * self.n + member) * self.per_chunk + slice;
         let cached = &mut self.stages[kind][at];
         if cached.is_none() {
-            *cached = Some(to.cost(&op()?)?);
+            fill(cached, op, to)?;
         }
         Ok(cached.as_ref().expect("costed just now"))
     }
+}
+
+/// Costs the op `op` builds into `cached` (the first op of its shape: out of the hot loops, so
+/// that they build nothing for the others).
+#[cold]
+#[inline(never)]
+fn fill(
+    cached: &mut Option<Stages>,
+    op: impl FnOnce() -> Result<Op, SchedError>,
+    to: &Costed<'_>,
+) -> Result<(), SchedError> {
+    *cached = Some(to.cost(&op()?)?);
+    Ok(())
 }
 
 /// How a step's ops are recorded: whole, or by their cost (see [`Costs`]).
@@ -173,7 +186,7 @@ pub(crate) enum Rec<'r, 'a> {
 
 /// Records the op `op` builds, reading `reads` and writing `writes`, as `rec` says (`key` names
 /// its cost).
-#[inline]
+#[inline(always)]
 pub(crate) fn record(
     plan: &mut Plan,
     rec: &mut Rec<'_, '_>,

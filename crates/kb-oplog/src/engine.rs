@@ -655,27 +655,7 @@ impl Engine {
                 h.watched = false;
                 (slot, h.version)
             }
-            None => {
-                let version = self.first_version;
-                self.hot.push(Hot {
-                    seq,
-                    ready: now,
-                    start: 0,
-                    stages,
-                    pending: 0,
-                    succ: NONE,
-                    more: NONE,
-                    version,
-                    stage: 0,
-                    held: 0,
-                    state: OpState::Blocked,
-                    watched: false,
-                });
-                if self.retain {
-                    self.ends.push(0);
-                }
-                ((self.hot.len() - 1) as u32, version)
-            }
+            None => self.new_slot(seq, stages),
         };
         let mut pending = u32::from(hold);
         for &dep in deps {
@@ -689,6 +669,32 @@ impl Engine {
             }
         }
         mint(slot, version)
+    }
+
+    /// A fresh slot for an op of sequence number `seq` and packed `stages`: its slot and version.
+    /// Out of line, so the adding path keeps no 64-byte record on its stack (an engine that
+    /// retains no ops mostly recycles slots).
+    #[inline(never)]
+    fn new_slot(&mut self, seq: u64, stages: Stage) -> (u32, u32) {
+        let version = self.first_version;
+        self.hot.push(Hot {
+            seq,
+            ready: self.now,
+            start: 0,
+            stages,
+            pending: 0,
+            succ: NONE,
+            more: NONE,
+            version,
+            stage: 0,
+            held: 0,
+            state: OpState::Blocked,
+            watched: false,
+        });
+        if self.retain {
+            self.ends.push(0);
+        }
+        ((self.hot.len() - 1) as u32, version)
     }
 
     /// Sets a bound, in picoseconds, for a run that only matters if it ends before it (an
