@@ -280,7 +280,11 @@ pub struct Engine {
     many: Vec<Arc<[Stage]>>,
     /// Entries of `many` free for reuse.
     free_many: Vec<u32>,
-    free_slots: Vec<u32>,
+    /// The first slot free for reuse (`NONE` if none): a free slot's `succ` names the next, so
+    /// freeing and reusing a slot touch only its own record.
+    free_slot: u32,
+    /// Slots free for reuse.
+    free_count: usize,
     edges: Vec<Edge>,
     free_edge: u32,
     resources: Vec<ResourceSpec>,
@@ -341,7 +345,8 @@ impl Engine {
             first_version: 1,
             many: Vec::new(),
             free_many: Vec::new(),
-            free_slots: Vec::new(),
+            free_slot: NONE,
+            free_count: 0,
             edges: Vec::new(),
             free_edge: NONE,
             resources,
@@ -385,7 +390,7 @@ impl Engine {
 
     /// Op records held now (all ops when retaining; the ops not yet ended otherwise).
     pub fn ops_held(&self) -> usize {
-        self.hot.len() - self.free_slots.len()
+        self.hot.len() - self.free_count
     }
 
     /// The resource table.
@@ -409,7 +414,8 @@ impl Engine {
         self.ends.clear();
         self.many.clear();
         self.free_many.clear();
-        self.free_slots.clear();
+        self.free_slot = NONE;
+        self.free_count = 0;
         self.edges.clear();
         self.free_edge = NONE;
         self.queues.clear();
@@ -639,10 +645,13 @@ impl Engine {
             }
         };
         let now = self.now;
-        let (slot, version) = match self.free_slots.pop() {
-            Some(slot) => {
+        let (slot, version) = match self.free_slot {
+            NONE => self.new_slot(seq, stages),
+            slot => {
                 // A recycled slot keeps its version; every other field is written in place.
                 let h = &mut self.hot[slot as usize];
+                self.free_slot = h.succ;
+                self.free_count -= 1;
                 h.seq = seq;
                 h.ready = now;
                 h.start = 0;
@@ -655,7 +664,6 @@ impl Engine {
                 h.watched = false;
                 (slot, h.version)
             }
-            None => self.new_slot(seq, stages),
         };
         let mut pending = u32::from(hold);
         for &dep in deps {
@@ -1017,7 +1025,9 @@ impl Engine {
                 self.many[i] = Arc::default();
                 self.free_many.push(i as u32);
             }
-            self.free_slots.push(slot);
+            hot.succ = self.free_slot;
+            self.free_slot = slot;
+            self.free_count += 1;
         }
         if first != NONE {
             self.release(first, now);
