@@ -288,7 +288,12 @@ impl Plan {
         reads: &[Slot],
         writes: &[Slot],
     ) -> Result<OpId, SchedError> {
-        self.record_with(reads, writes, |_, deps, seq| to.record(seq, stages, deps))
+        self.record_with(
+            reads,
+            writes,
+            #[inline(always)]
+            |_, deps, seq| to.record(seq, stages, deps),
+        )
     }
 
     /// Records an op with `add`, after what its slot accesses wait for.

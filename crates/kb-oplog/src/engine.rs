@@ -575,7 +575,7 @@ impl Engine {
     /// Adds an op as [`Engine::add_reserved`] does, its stages borrowed: a caller that records
     /// many ops of one shape passes the same stages each time, and a single stage is copied in
     /// place (a multi-stage list is shared, not copied).
-    #[inline]
+    #[inline(always)]
     pub fn add_reserved_ref(&mut self, seq: u64, stages: &Stages, deps: &[OpId]) -> Result<OpId, EngineError> {
         // The common case in a few compares, inline where ops are recorded by the million: one
         // stage of known resources, under a reserved number, in an engine that checks neither

@@ -133,7 +133,7 @@ impl Sim {
     /// resources), after `deps`. Only a simulation that keeps no ops (and so no data) takes it:
     /// one that keeps them needs each op whole.
     /// With `seq`, under that number from [`Sim::reserve_seqs`].
-    #[inline]
+    #[inline(always)]
     pub fn record_costed(&mut self, seq: Option<u64>, stages: &Stages, deps: &[OpId]) -> Result<OpId, OpLogError> {
         // A simulation that keeps data keeps ops too (see `Sim::new`).
         if self.mode.keep_ops {

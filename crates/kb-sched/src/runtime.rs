@@ -73,7 +73,7 @@ impl Costed<'_> {
     /// Records an op by its stages alone (from [`Costed::cost`] of an op of the same shape and
     /// resources), after the ops `after` (see [`kb_oplog::Sim::record_costed`]). With `seq`, under
     /// that number from [`Runtime::reserve_seqs`].
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, seq: Option<u64>, stages: &Stages, after: &[OpId]) -> Result<OpId, SchedError> {
         Ok(self.sim.record_costed(seq, stages, after)?)
     }
