@@ -247,9 +247,16 @@ impl Plan {
         // Slot i of every member, then slot i + 1 (see `Plan::at`). A slot never written still
         // names the entry join, which the exit waits for anyway.
         for row in self.slots.chunks(members.max(1)) {
-            for ((d, state), &entry) in deps.iter_mut().zip(row).zip(&self.entry) {
-                let write = Some(state.last_write).filter(|&w| w != entry);
-                d.extend(write.into_iter().chain(state.first_reader).filter(|&op| keep(op)));
+            for (m, state) in row.iter().enumerate() {
+                let write = state.last_write;
+                if write != self.entry[m] && keep(write) {
+                    deps[m].push(write);
+                }
+                if let Some(read) = state.first_reader
+                    && keep(read)
+                {
+                    deps[m].push(read);
+                }
             }
         }
         for (at, more) in &self.more_readers {
