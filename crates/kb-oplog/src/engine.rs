@@ -515,8 +515,8 @@ impl Engine {
     #[inline]
     fn add_edge(&mut self, dep: OpId, slot: u32) -> bool {
         // A dependency missing from a non-retaining engine has ended and been retired.
-        let Some(d) = self.slot(dep) else { return false };
-        let d = &mut self.hot[d];
+        let (d, version) = decode(dep);
+        let Some(d) = self.hot.get_mut(d).filter(|d| d.version == version) else { return false };
         if d.state == OpState::Done {
             return false;
         }
@@ -1019,7 +1019,6 @@ impl Engine {
         if self.retain {
             self.ends[s] = now;
         } else {
-            let hot = &mut self.hot[s];
             hot.version = hot.version.wrapping_add(2);
             if let Some(i) = hot.stages.many() {
                 self.many[i] = Arc::default();
@@ -1049,7 +1048,7 @@ impl Engine {
         // Its ready time so far is an earlier dependency's end, or when it was added: no later.
         succ.ready = now;
         if succ.pending == 0 {
-            self.activate(slot);
+            ready(succ, slot, &self.many, &mut self.queues, &mut self.joins);
         }
     }
 
@@ -1057,15 +1056,7 @@ impl Engine {
     /// worklist of joins to end.
     #[inline(always)]
     fn activate(&mut self, slot: u32) {
-        let hot = &mut self.hot[slot as usize];
-        hot.state = OpState::Active;
-        match stage_at(&hot.stages, &self.many, 0).map(|st| st.resources[0]) {
-            Some(r) => {
-                let seq = hot.seq;
-                self.queues.wait(r, seq, slot);
-            }
-            None => self.joins.push(slot),
-        }
+        ready(&mut self.hot[slot as usize], slot, &self.many, &mut self.queues, &mut self.joins);
     }
 
     /// Ends every join on the worklist (which may add more).
@@ -1075,6 +1066,17 @@ impl Engine {
             self.hot[slot as usize].start = self.now;
             self.finish(slot);
         }
+    }
+}
+
+/// The op `hot` (in `slot`) is ready ([`Engine::activate`]), given the engine's multi-stage lists,
+/// queues and join worklist: a caller holding the op's record goes on without looking it up again.
+#[inline(always)]
+fn ready(hot: &mut Hot, slot: u32, many: &[Arc<[Stage]>], queues: &mut Queues, joins: &mut Vec<u32>) {
+    hot.state = OpState::Active;
+    match stage_at(&hot.stages, many, 0) {
+        Some(st) => queues.wait(st.resources[0], hot.seq, slot),
+        None => joins.push(slot),
     }
 }
 
