@@ -648,20 +648,10 @@ impl Engine {
         let (slot, version) = match self.free_slot {
             NONE => self.new_slot(seq, stages),
             slot => {
-                // A recycled slot keeps its version; every other field is written in place.
+                // A recycled slot keeps its version; its other fields are written below.
                 let h = &mut self.hot[slot as usize];
                 self.free_slot = h.succ;
                 self.free_count -= 1;
-                h.seq = seq;
-                h.ready = now;
-                h.start = 0;
-                h.stages = stages;
-                h.succ = NONE;
-                h.more = NONE;
-                h.stage = 0;
-                h.held = 0;
-                h.state = OpState::Blocked;
-                h.watched = false;
                 (slot, h.version)
             }
         };
@@ -669,9 +659,21 @@ impl Engine {
         for &dep in deps {
             pending += u32::from(self.add_edge(dep, slot));
         }
-        self.hot[slot as usize].pending = pending;
+        // Written in place, field by field, once the dependencies are counted.
+        let h = &mut self.hot[slot as usize];
+        h.seq = seq;
+        h.ready = now;
+        h.start = 0;
+        h.stages = stages;
+        h.pending = pending;
+        h.succ = NONE;
+        h.more = NONE;
+        h.stage = 0;
+        h.held = 0;
+        h.state = OpState::Blocked;
+        h.watched = false;
         if pending == 0 {
-            self.activate(slot);
+            ready(h, slot, &self.many, &mut self.queues, &mut self.joins);
             if !self.joins.is_empty() {
                 self.end_joins();
             }
