@@ -192,9 +192,10 @@ impl Plan {
             })
             .collect::<Result<Vec<_>, _>>()?;
         // Slot i of every member, then slot i + 1 (see `Plan::at`); none accessed yet.
-        let slots = (0..per_member)
-            .flat_map(|_| entry.iter().map(|&last_write| SlotState { last_write, first_reader: None }))
-            .collect();
+        let mut slots = Vec::with_capacity(per_member * entry.len());
+        for _ in 0..per_member {
+            slots.extend(entry.iter().map(|&last_write| SlotState { last_write, first_reader: None }));
+        }
         let pes = rt.machine().device.pes;
         Ok(Plan {
             pes,
