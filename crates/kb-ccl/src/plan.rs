@@ -66,6 +66,14 @@ impl Grid {
         (0..cells).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
     }
 
+    /// Cell `j` of chunk `k`: the chunk's first element, and the cell's first element and length
+    /// (as [`Grid::cells`] gives them).
+    pub(crate) fn cell(&self, k: usize, j: usize) -> (usize, usize, usize) {
+        let (first, len) = self.chunk(k);
+        let at = j * self.slice;
+        (first, first + at, self.slice.min(len - at))
+    }
+
     /// The cells of chunks `ks`, in order.
     pub(crate) fn cells_of(&self, ks: std::ops::Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
         let grid = *self;

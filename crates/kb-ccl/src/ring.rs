@@ -31,7 +31,7 @@ use kb_sched::{Runtime, SchedError};
 
 use crate::ReduceOp;
 use crate::collective::Call;
-use crate::plan::{Broadcast, Buf, Grid, Label, Plan, broadcast_plan, divide_op, flat, root_of, scratch};
+use crate::plan::{Broadcast, Buf, Grid, Label, Lanes, Plan, broadcast_plan, divide_op, flat, root_of, scratch};
 use crate::steps::{
     COPY, CostKey, Costs, DIVIDE, GATHER, REDUCE, Rec, SEND, Stepped, Steps, exchange_steps, record, record_steps,
 };
@@ -59,29 +59,40 @@ pub(crate) fn all_reduce(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
         .collect();
     let per_chunk = grid.slots() / n.max(1);
     let plan = Plan::new(rt, "all_reduce", grid.slots() + 2 * per_chunk, vec![Vec::new(); n], writes)?;
-    let mem = if busy {
+    let moving = if busy {
         let bufs = [Buf::new(&scr[0], grid.slots())?, Buf::new(&scr[1], grid.slots() + per_chunk)?];
-        Some((Buf::new(&flats, 0)?, bufs))
+        let labels = [
+            Label::new("all_reduce ring send"),
+            Label::new("all_reduce ring reduce"),
+            Label::new("all_reduce ring gather"),
+        ];
+        Some(Moving { n, op, grid, mem: Buf::new(&flats, 0)?, bufs, labels, lanes: plan.lanes() })
     } else {
         None
     };
-    let labels = [
-        Label::new("all_reduce ring send"),
-        Label::new("all_reduce ring reduce"),
-        Label::new("all_reduce ring gather"),
-    ];
-    let steps = AllReduceSteps { n, op, grid, per_chunk, mem, labels };
+    let steps = AllReduceSteps { n, grid, per_chunk, moving };
     record_steps(rt, Stepped::new(rt, plan, Costs::new(n, longest, per_chunk), steps))
 }
 
 /// The steps of a ring all-reduce.
 struct AllReduceSteps {
     n: usize,
-    op: ReduceOp,
     grid: Grid,
     per_chunk: usize,
-    mem: Option<(Buf, [Buf; 2])>,
+    /// What moves, when anything does (two members or more, a non-empty tensor).
+    moving: Option<Moving>,
+}
+
+/// What a ring all-reduce moves — the members' flat tensors and two alternating scratch buffers
+/// each — and how to build its ops ([`Moving::op_of`]).
+struct Moving {
+    n: usize,
+    op: ReduceOp,
+    grid: Grid,
+    mem: Buf,
+    bufs: [Buf; 2],
     labels: [Label; 3],
+    lanes: Lanes,
 }
 
 /// The next member round the ring of `n`.
@@ -93,7 +104,7 @@ fn next_of(n: usize, x: usize) -> usize {
 impl Steps for AllReduceSteps {
     /// n − 1 steps of reduce-scatter, n − 1 of all-gather (none if nothing moves).
     fn count(&self) -> usize {
-        if self.mem.is_some() { 2 * (self.n - 1) } else { 0 }
+        if self.moving.is_some() { 2 * (self.n - 1) } else { 0 }
     }
 
     /// Each step moves every non-empty cell once (reduce-scatter steps also reduce it), and `avg`
@@ -105,58 +116,47 @@ impl Steps for AllReduceSteps {
 
     /// Records step `step` (the last reduce-scatter step includes `avg`'s division).
     fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
-        let Some((mem, bufs)) = &self.mem else { return Ok(()) };
+        let Some(moving) = &self.moving else { return Ok(()) };
+        let (mem, bufs) = (&moving.mem, &moving.bufs);
         let (n, grid, per_chunk) = (self.n, self.grid, self.per_chunk);
         // Slice j of chunk k on member p is slot `((p − k) mod n, j)`: each step touches one or two
         // diagonals, the same slot index on every member, which the plan stores side by side.
         // Member p's chunk and its successor are stepped along with p, so the loops divide nothing.
         let diagonal = |d: usize, j: usize| d * per_chunk + j;
         let next = |x: usize| next_of(n, x);
-        let [send, reduce, gather] = &self.labels;
-        let lanes = plan.lanes();
+        // Each op is built only when needed, from its key (see `Costs`): these loops record
+        // millions of them.
+        let op = |key: CostKey| moving.op_of(step, key);
         if step < n - 1 {
             let s = step;
             let buf = &bufs[s % 2];
-            let combine = self.op.combine();
             // At step s member p sends chunk p − s (its diagonal s) into member q = p + 1, whose
             // diagonal s + 1 it is.
             let (dp, dq) = (s, next(s));
             let mut k = (n - s) % n;
             for p in 0..n {
                 let q = next(p);
-                let (first, chunk) = grid.chunk(k);
-                for (cell, start, len) in grid.cells(k) {
+                let chunk = grid.chunk(k).1;
+                for (cell, _, _) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let (from, into, own) = (mem.at(p, diagonal(dp, j)), buf.at(q, j), mem.at(q, diagonal(dq, j)));
-                    // Each op is built where it stands, and only when needed (see `Costs`):
-                    // these loops record millions of them.
-                    let hop = move || {
-                        let (src, dst) = (mem.region(p, start, len)?, buf.region(q, start - first, len)?);
-                        Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
-                    };
-                    let sum = move || {
-                        let pe = lanes.of(mem.device(q), j);
-                        let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
-                        Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
-                    };
                     let key = CostKey { kind: SEND, member: p, len: chunk, slice: j };
-                    record(plan, rec, key, hop, &[from], &[into])?;
+                    record(plan, rec, key, op, &[from], &[into])?;
                     let key = CostKey { kind: REDUCE, member: q, ..key };
-                    record(plan, rec, key, sum, &[into, own], &[own])?;
+                    record(plan, rec, key, op, &[into, own], &[own])?;
                 }
                 k = next(k);
             }
-            if s == n - 2 && self.op == ReduceOp::Avg {
+            if s == n - 2 && moving.op == ReduceOp::Avg {
                 // Member p holds the final chunk p + 1, its diagonal n − 1.
                 for p in 0..n {
                     let k = next(p);
                     let chunk = grid.chunk(k).1;
-                    for (cell, start, len) in grid.cells(k) {
+                    for (cell, _, _) in grid.cells(k) {
                         let j = cell - k * per_chunk;
                         let at = mem.at(p, diagonal(n - 1, j));
-                        let divide = move || Ok(divide_op(lanes.of(mem.device(p), j), mem.region(p, start, len)?, n));
                         let key = CostKey { kind: DIVIDE, member: p, len: chunk, slice: j };
-                        record(plan, rec, key, divide, &[at], &[at])?;
+                        record(plan, rec, key, op, &[at], &[at])?;
                     }
                 }
             }
@@ -169,20 +169,58 @@ impl Steps for AllReduceSteps {
             for p in 0..n {
                 let q = next(p);
                 let chunk = grid.chunk(k).1;
-                for (cell, start, len) in grid.cells(k) {
+                for (cell, _, _) in grid.cells(k) {
                     let j = cell - k * per_chunk;
                     let (from, to) = (mem.at(p, diagonal(dp, j)), mem.at(q, diagonal(dq, j)));
-                    let hop = move || {
-                        let (src, dst) = (mem.region(p, start, len)?, mem.region(q, start, len)?);
-                        Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: gather.for_op() })
-                    };
                     let key = CostKey { kind: GATHER, member: p, len: chunk, slice: j };
-                    record(plan, rec, key, hop, &[from], &[to])?;
+                    record(plan, rec, key, op, &[from], &[to])?;
                 }
                 k = next(k);
             }
         }
         Ok(())
+    }
+}
+
+impl Moving {
+    /// The op of `key` at step `step`, whole: the member and the step give its chunk, and the
+    /// key's slice its elements (see [`AllReduceSteps::record`] for who sends what when).
+    fn op_of(&self, step: usize, key: CostKey) -> Result<Op, SchedError> {
+        let (mem, bufs) = (&self.mem, &self.bufs);
+        let (n, j) = (self.n, key.slice);
+        let [send, reduce, gather] = &self.labels;
+        let (p, k) = match key.kind {
+            // Member p sends chunk p − s; the reduction is on its successor.
+            SEND => (key.member, (key.member + n - step) % n),
+            REDUCE => {
+                let p = (key.member + n - 1) % n;
+                (p, (p + n - step) % n)
+            }
+            // Member p divides its final chunk, p + 1.
+            DIVIDE => (key.member, next_of(n, key.member)),
+            // Member p forwards chunk p + 1 − s at all-gather step s = step − (n − 1).
+            _ => (key.member, (key.member + 2 * n - step) % n),
+        };
+        let q = next_of(n, p);
+        let (first, start, len) = self.grid.cell(k, j);
+        let buf = &bufs[step % 2];
+        let kind = match key.kind {
+            SEND => OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: buf.region(q, start - first, len)? },
+            REDUCE => OpKind::ReduceInto {
+                pe: self.lanes.of(mem.device(q), j),
+                src: buf.region(q, start - first, len)?,
+                dst: mem.region(q, start, len)?,
+                op: self.op.combine(),
+            },
+            DIVIDE => return Ok(divide_op(self.lanes.of(mem.device(p), j), mem.region(p, start, len)?, n)),
+            _ => OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
+        };
+        let label = match key.kind {
+            SEND => send,
+            REDUCE => reduce,
+            _ => gather,
+        };
+        Ok(Op { kind, label: label.for_op() })
     }
 }
 
@@ -277,7 +315,7 @@ impl Steps for ReduceScatterSteps {
         if n == 1 {
             for &(j, start, len) in &self.cells {
                 let pe = plan.lane(out.device(0), j);
-                let dma = move || {
+                let dma = move |_| {
                     let (src, dst) = (input.region(0, start, len)?, out.region(0, start, len)?);
                     Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
                 };
@@ -303,7 +341,7 @@ impl Steps for ReduceScatterSteps {
                     None => (input.at(p, k * per + j), own_start),
                 };
                 let to = into.at(q, j);
-                let hop = move || {
+                let hop = move |_| {
                     let src = match from_buf {
                         Some(buf) => buf.region(p, src_start, len)?,
                         None => input.region(p, src_start, len)?,
@@ -315,7 +353,7 @@ impl Steps for ReduceScatterSteps {
                 };
                 let key = CostKey { kind: SEND, member: p, len: m, slice: j };
                 record(plan, rec, key, hop, &[from], &[to])?;
-                let sum = move || {
+                let sum = move |_| {
                     let pe = lanes.of(into.device(q), j);
                     let (src, dst) = (input.region(q, own_start, len)?, into.region(q, start, len)?);
                     Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
@@ -329,7 +367,7 @@ impl Steps for ReduceScatterSteps {
             for p in 0..n {
                 for &(j, start, len) in &self.cells {
                     let at = out.at(p, j);
-                    let divide = move || Ok(divide_op(lanes.of(out.device(p), j), out.region(p, start, len)?, n));
+                    let divide = move |_| Ok(divide_op(lanes.of(out.device(p), j), out.region(p, start, len)?, n));
                     let key = CostKey { kind: DIVIDE, member: p, len: m, slice: j };
                     record(plan, rec, key, divide, &[at], &[at])?;
                 }
@@ -396,7 +434,7 @@ impl Steps for AllGatherSteps {
             for p in 0..n {
                 for &(j, start, len) in &self.cells {
                     let pe = plan.lane(out.device(p), j);
-                    let dma = move || {
+                    let dma = move |_| {
                         let (src, dst) = (input.region(p, start, len)?, out.region(p, p * m + start, len)?);
                         Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
                     };
@@ -416,7 +454,7 @@ impl Steps for AllGatherSteps {
                 let part_start = k * m + start;
                 let from = if s == 0 { input.at(p, j) } else { out.at(p, k * per + j) };
                 let to = out.at(q, k * per + j);
-                let hop = move || {
+                let hop = move |_| {
                     let src = if s == 0 { input.region(p, start, len)? } else { out.region(p, part_start, len)? };
                     let dst = out.region(q, part_start, len)?;
                     Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })

@@ -152,29 +152,24 @@ impl Costs {
     fn get(
         &mut self,
         key: CostKey,
-        op: impl FnOnce() -> Result<Op, SchedError>,
+        op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
         to: &Costed<'_>,
     ) -> Result<&Stages, SchedError> {
         let CostKey { kind, member, len, slice } = key;
         let at = (usize::from(len == self.longest) * self.n + member) * self.per_chunk + slice;
         let cached = &mut self.stages[kind][at];
         if cached.is_none() {
-            fill(cached, op, to)?;
+            fill(cached, op(key)?, to)?;
         }
         Ok(cached.as_ref().expect("costed just now"))
     }
 }
 
-/// Costs the op `op` builds into `cached` (the first op of its shape: out of the hot loops, so
-/// that they build nothing for the others).
+/// Costs `op` into `cached` (the first op of its shape).
 #[cold]
 #[inline(never)]
-fn fill(
-    cached: &mut Option<Stages>,
-    op: impl FnOnce() -> Result<Op, SchedError>,
-    to: &Costed<'_>,
-) -> Result<(), SchedError> {
-    *cached = Some(to.cost(&op()?)?);
+fn fill(cached: &mut Option<Stages>, op: Op, to: &Costed<'_>) -> Result<(), SchedError> {
+    *cached = Some(to.cost(&op)?);
     Ok(())
 }
 
@@ -184,14 +179,15 @@ pub(crate) enum Rec<'r, 'a> {
     ByCost(&'r mut Costs, &'r mut Costed<'a>),
 }
 
-/// Records the op `op` builds, reading `reads` and writing `writes`, as `rec` says (`key` names
-/// its cost).
+/// Records the op of `key`, reading `reads` and writing `writes`, as `rec` says: `op` builds it
+/// from its key when it is needed whole (the first of its shape, or every op when recording
+/// whole), so a closure that captures nothing per op costs the hot loops nothing.
 #[inline(always)]
 pub(crate) fn record(
     plan: &mut Plan,
     rec: &mut Rec<'_, '_>,
     key: CostKey,
-    op: impl FnOnce() -> Result<Op, SchedError>,
+    op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
     reads: &[Slot],
     writes: &[Slot],
 ) -> Result<OpId, SchedError> {
@@ -200,6 +196,6 @@ pub(crate) fn record(
             let stages = costs.get(key, op, to)?;
             plan.record_costed(to, stages, reads, writes)
         }
-        Rec::Whole => plan.record(&op()?, reads, writes),
+        Rec::Whole => plan.record(&op(key)?, reads, writes),
     }
 }
