@@ -276,6 +276,7 @@ pub(crate) fn reduce_scatter(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, 
             Label::new("reduce_scatter ring send"),
             Label::new("reduce_scatter ring reduce"),
         ],
+        lanes: plan.lanes(),
     };
     record_steps(rt, Stepped::new(rt, plan, Costs::new(n, m, per), steps))
 }
@@ -296,6 +297,7 @@ struct ReduceScatterSteps {
     out: Buf,
     bufs: Vec<Buf>,
     labels: [Label; 3],
+    lanes: Lanes,
 }
 
 impl Steps for ReduceScatterSteps {
@@ -311,22 +313,16 @@ impl Steps for ReduceScatterSteps {
     fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
         let (n, m, per) = (self.n, self.m, self.per);
         let (input, out) = (&self.input, &self.out);
-        let [copy, send, reduce] = &self.labels;
+        // Each op is built only when needed, from its key (see `Costs`).
+        let op = |key: CostKey| self.op_of(step, key);
         if n == 1 {
-            for &(j, start, len) in &self.cells {
-                let pe = plan.lane(out.device(0), j);
-                let dma = move |_| {
-                    let (src, dst) = (input.region(0, start, len)?, out.region(0, start, len)?);
-                    Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
-                };
+            for &(j, _, _) in &self.cells {
                 let key = CostKey { kind: COPY, member: 0, len: m, slice: j };
-                record(plan, rec, key, dma, &[input.at(0, j)], &[out.at(0, j)])?;
+                record(plan, rec, key, op, &[input.at(0, j)], &[out.at(0, j)])?;
             }
             return Ok(());
         }
         let s = step;
-        let combine = self.op.combine();
-        let lanes = plan.lanes();
         // The part sent comes from the input at step 0, else from the buffer reduced into at the
         // step before; it goes into the output at the last step, else into a buffer.
         let from_buf = s.checked_sub(1).map(|t| &self.bufs[t % 2]);
@@ -334,46 +330,66 @@ impl Steps for ReduceScatterSteps {
         let mut k = (2 * n - s - 1) % n;
         for p in 0..n {
             let q = next_of(n, p);
-            for &(j, start, len) in &self.cells {
-                let (own_start, own) = (k * m + start, input.at(q, k * per + j));
-                let (from, src_start) = match from_buf {
-                    Some(buf) => (buf.at(p, j), start),
-                    None => (input.at(p, k * per + j), own_start),
+            for &(j, _, _) in &self.cells {
+                let own = input.at(q, k * per + j);
+                let from = match from_buf {
+                    Some(buf) => buf.at(p, j),
+                    None => input.at(p, k * per + j),
                 };
                 let to = into.at(q, j);
-                let hop = move |_| {
-                    let src = match from_buf {
-                        Some(buf) => buf.region(p, src_start, len)?,
-                        None => input.region(p, src_start, len)?,
-                    };
-                    Ok(Op {
-                        kind: OpKind::LinkTransfer { src, dst: into.region(q, start, len)? },
-                        label: send.for_op(),
-                    })
-                };
                 let key = CostKey { kind: SEND, member: p, len: m, slice: j };
-                record(plan, rec, key, hop, &[from], &[to])?;
-                let sum = move |_| {
-                    let pe = lanes.of(into.device(q), j);
-                    let (src, dst) = (input.region(q, own_start, len)?, into.region(q, start, len)?);
-                    Ok(Op { kind: OpKind::ReduceInto { pe, src, dst, op: combine }, label: reduce.for_op() })
-                };
-                let key = CostKey { kind: REDUCE, member: q, len: m, slice: j };
-                record(plan, rec, key, sum, &[own, to], &[to])?;
+                record(plan, rec, key, op, &[from], &[to])?;
+                let key = CostKey { kind: REDUCE, member: q, ..key };
+                record(plan, rec, key, op, &[own, to], &[to])?;
             }
             k = next_of(n, k);
         }
         if s == n - 2 && self.op == ReduceOp::Avg {
             for p in 0..n {
-                for &(j, start, len) in &self.cells {
+                for &(j, _, _) in &self.cells {
                     let at = out.at(p, j);
-                    let divide = move |_| Ok(divide_op(lanes.of(out.device(p), j), out.region(p, start, len)?, n));
                     let key = CostKey { kind: DIVIDE, member: p, len: m, slice: j };
-                    record(plan, rec, key, divide, &[at], &[at])?;
+                    record(plan, rec, key, op, &[at], &[at])?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl ReduceScatterSteps {
+    /// The op of `key` at step `step`, whole (see [`ReduceScatterSteps::record`] for who sends
+    /// what when).
+    fn op_of(&self, step: usize, key: CostKey) -> Result<Op, SchedError> {
+        let (n, m, s) = (self.n, self.m, step);
+        let (input, out) = (&self.input, &self.out);
+        let [copy, send, reduce] = &self.labels;
+        let (_, start, len) = self.cells[key.slice];
+        let pe = |buf: &Buf, p: usize| self.lanes.of(buf.device(p), key.slice);
+        // The part member p sends at step s, and the buffer it goes into.
+        let into = || if s + 2 == n { out } else { &self.bufs[s % 2] };
+        let part = |p: usize| (p + 2 * n - s - 1) % n;
+        let (kind, label) = match key.kind {
+            COPY => {
+                let (src, dst) = (input.region(0, start, len)?, out.region(0, start, len)?);
+                (OpKind::Dma { pe: pe(out, 0), src, dst }, copy)
+            }
+            SEND => {
+                let p = key.member;
+                let src = match s.checked_sub(1) {
+                    Some(t) => self.bufs[t % 2].region(p, start, len)?,
+                    None => input.region(p, part(p) * m + start, len)?,
+                };
+                (OpKind::LinkTransfer { src, dst: into().region(next_of(n, p), start, len)? }, send)
+            }
+            REDUCE => {
+                let (q, p) = (key.member, (key.member + n - 1) % n);
+                let (src, dst) = (input.region(q, part(p) * m + start, len)?, into().region(q, start, len)?);
+                (OpKind::ReduceInto { pe: pe(into(), q), src, dst, op: self.op.combine() }, reduce)
+            }
+            _ => return Ok(divide_op(pe(out, key.member), out.region(key.member, start, len)?, n)),
+        };
+        Ok(Op { kind, label: label.for_op() })
     }
 }
 
@@ -398,6 +414,7 @@ pub(crate) fn all_gather(rt: &Runtime, calls: &[Call]) -> Result<Vec<OpId>, Sche
         out: Buf::new(&outs, 0)?,
         input: Buf::new(&ins, grid.slots())?,
         labels: [Label::new("all_gather copy"), Label::new("all_gather ring send")],
+        lanes: plan.lanes(),
     };
     record_steps(rt, Stepped::new(rt, plan, Costs::new(n, m, per), steps))
 }
@@ -414,6 +431,7 @@ struct AllGatherSteps {
     out: Buf,
     input: Buf,
     labels: [Label; 2],
+    lanes: Lanes,
 }
 
 impl Steps for AllGatherSteps {
@@ -427,19 +445,15 @@ impl Steps for AllGatherSteps {
     }
 
     fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError> {
-        let (n, m, per) = (self.n, self.m, self.per);
+        let (n, per) = (self.n, self.per);
         let (input, out) = (&self.input, &self.out);
-        let [copy, send] = &self.labels;
+        // Each op is built only when needed, from its key (see `Costs`).
+        let op = |key: CostKey| self.op_of(step, key);
         if step == 0 {
             for p in 0..n {
-                for &(j, start, len) in &self.cells {
-                    let pe = plan.lane(out.device(p), j);
-                    let dma = move |_| {
-                        let (src, dst) = (input.region(p, start, len)?, out.region(p, p * m + start, len)?);
-                        Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() })
-                    };
-                    let key = CostKey { kind: COPY, member: p, len: m, slice: j };
-                    record(plan, rec, key, dma, &[input.at(p, j)], &[out.at(p, p * per + j)])?;
+                for &(j, _, _) in &self.cells {
+                    let key = CostKey { kind: COPY, member: p, len: self.m, slice: j };
+                    record(plan, rec, key, op, &[input.at(p, j)], &[out.at(p, p * per + j)])?;
                 }
             }
         }
@@ -450,21 +464,36 @@ impl Steps for AllGatherSteps {
         let mut k = (n - s) % n;
         for p in 0..n {
             let q = next_of(n, p);
-            for &(j, start, len) in &self.cells {
-                let part_start = k * m + start;
+            for &(j, _, _) in &self.cells {
                 let from = if s == 0 { input.at(p, j) } else { out.at(p, k * per + j) };
                 let to = out.at(q, k * per + j);
-                let hop = move |_| {
-                    let src = if s == 0 { input.region(p, start, len)? } else { out.region(p, part_start, len)? };
-                    let dst = out.region(q, part_start, len)?;
-                    Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
-                };
-                let key = CostKey { kind: SEND, member: p, len: m, slice: j };
-                record(plan, rec, key, hop, &[from], &[to])?;
+                let key = CostKey { kind: SEND, member: p, len: self.m, slice: j };
+                record(plan, rec, key, op, &[from], &[to])?;
             }
             k = next_of(n, k);
         }
         Ok(())
+    }
+}
+
+impl AllGatherSteps {
+    /// The op of `key` at step `step`, whole (see [`AllGatherSteps::record`] for who sends what
+    /// when).
+    fn op_of(&self, step: usize, key: CostKey) -> Result<Op, SchedError> {
+        let (n, m, p) = (self.n, self.m, key.member);
+        let (input, out) = (&self.input, &self.out);
+        let [copy, send] = &self.labels;
+        let (_, start, len) = self.cells[key.slice];
+        if key.kind == COPY {
+            let (src, dst) = (input.region(p, start, len)?, out.region(p, p * m + start, len)?);
+            let pe = self.lanes.of(out.device(p), key.slice);
+            return Ok(Op { kind: OpKind::Dma { pe, src, dst }, label: copy.for_op() });
+        }
+        // At step s member p sends part p − s: its input at step 0.
+        let part_start = (p + n - step) % n * m + start;
+        let src = if step == 0 { input.region(p, start, len)? } else { out.region(p, part_start, len)? };
+        let dst = out.region(next_of(n, p), part_start, len)?;
+        Ok(Op { kind: OpKind::LinkTransfer { src, dst }, label: send.for_op() })
     }
 }
 
