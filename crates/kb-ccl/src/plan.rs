@@ -62,8 +62,12 @@ impl Grid {
     pub(crate) fn cells(&self, k: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
         let (start, len) = self.chunk(k);
         let (slice, base) = (self.slice, k * self.per_chunk);
-        let cells = if len <= slice { usize::from(len > 0) } else { len.div_ceil(slice) };
-        (0..cells).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
+        (0..self.slices_of(len)).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
+    }
+
+    /// How many non-empty cells a chunk of `len` elements has.
+    pub(crate) fn slices_of(&self, len: usize) -> usize {
+        if len <= self.slice { usize::from(len > 0) } else { len.div_ceil(self.slice) }
     }
 
     /// Cell `j` of chunk `k`: the chunk's first element, and the cell's first element and length

@@ -137,8 +137,7 @@ impl Steps for AllReduceSteps {
             for p in 0..n {
                 let q = next(p);
                 let chunk = grid.chunk(k).1;
-                for (cell, _, _) in grid.cells(k) {
-                    let j = cell - k * per_chunk;
+                for j in 0..grid.slices_of(chunk) {
                     let (from, into, own) = (mem.at(p, diagonal(dp, j)), buf.at(q, j), mem.at(q, diagonal(dq, j)));
                     let key = CostKey { kind: SEND, member: p, len: chunk, slice: j };
                     record(plan, rec, key, op, &[from], &[into])?;
@@ -152,8 +151,7 @@ impl Steps for AllReduceSteps {
                 for p in 0..n {
                     let k = next(p);
                     let chunk = grid.chunk(k).1;
-                    for (cell, _, _) in grid.cells(k) {
-                        let j = cell - k * per_chunk;
+                    for j in 0..grid.slices_of(chunk) {
                         let at = mem.at(p, diagonal(n - 1, j));
                         let key = CostKey { kind: DIVIDE, member: p, len: chunk, slice: j };
                         record(plan, rec, key, op, &[at], &[at])?;
@@ -169,8 +167,7 @@ impl Steps for AllReduceSteps {
             for p in 0..n {
                 let q = next(p);
                 let chunk = grid.chunk(k).1;
-                for (cell, _, _) in grid.cells(k) {
-                    let j = cell - k * per_chunk;
+                for j in 0..grid.slices_of(chunk) {
                     let (from, to) = (mem.at(p, diagonal(dp, j)), mem.at(q, diagonal(dq, j)));
                     let key = CostKey { kind: GATHER, member: p, len: chunk, slice: j };
                     record(plan, rec, key, op, &[from], &[to])?;
