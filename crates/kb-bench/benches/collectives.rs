@@ -85,6 +85,29 @@
 //! page faults and freeing (1024 coroutine stacks, 16 MB of slot states), about 5–10% of the
 //! wall time.
 
+//!
+//! Measured 2026-12-02, session 7 (same machine, running about twice as slow as in session 6
+//! all session: the streaming loop took 181 ms where it took 94):
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 228 ms, against the materialised loop's
+//!   211 ms (1.08×; 1.42× at session 6's end) and the streaming loop's 181 ms (1.26×; 1.43×).
+//!   Callgrind: 2.105 G → 1.630 G instructions (670 → 519 per op): the engine's loop 289 → 227
+//!   per op, recording (the ring's loops, the plan and adding to the engine) 346 → 259,
+//!   `release_exits` 16 → 13. At session 6's machine speed that is about 104 ms: target ≤ 100 ms
+//!   not met, by about 5%. 10 interleaved rounds of three single-process runs against the
+//!   session's starting build: median ratio 0.93 at 0.82× the instructions (the machine swung
+//!   220–360 ms from run to run).
+//!   The changes, in order of their gain: the dirty set swept a word at a time, and only a word's
+//!   first member touching the summary (−9%); ring ops built from their cost key, so the hot
+//!   loops capture nothing per op (−4.5%); a costed op added inline, with the engine's fast path
+//!   for a reserved single-stage op (−3.9%); free slots as a list through their own records, a
+//!   record written once, looked up once per edge and once when it becomes ready (−2.5%);
+//!   `release_exits` and `Plan::new` as plain loops (−2%).
+//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 190 ms (callgrind 1.478 G → 1.165 G); ring
+//!   all-gather: 107 ms (842 M → 703 M). Pairwise all-to-all, 1 MiB on 256 ranks: 211 ms. `auto`
+//!   all-reduce, 1 MiB on 1024 ranks: 561 ms. 128 MiB on 8 ranks: 746 µs. 1 GiB on 1024 ranks:
+//!   peak RSS 58 MiB. (All on the slow machine: compare with the references above, not with
+//!   session 6's figures.)
+
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
 
