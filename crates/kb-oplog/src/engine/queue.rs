@@ -306,6 +306,42 @@ mod tests {
         }
 
         #[test]
+        fn a_sweep_takes_what_it_marks_above_it_in_order(
+            members in proptest::collection::vec(0u32..2000, 1..100),
+            marks in proptest::collection::vec(proptest::collection::vec(prop_oneof![1u32..64, 1u32..5000], 0..3), 1..20),
+        ) {
+            // As a dispatch sweep: each resource taken may mark resources above it (the second
+            // resources of the stages it grants), in its word or beyond. The sweep must take
+            // them all, in ascending order, as a sorted set popped lowest first does.
+            let size = 10_000;
+            let marked = |i: usize, r: u32| marks[i % marks.len()].iter().map(move |&d| r + d).filter(|&x| x < size);
+            let mut reference: std::collections::BTreeSet<u32> = members.iter().copied().collect();
+            let mut want = Vec::new();
+            while let Some(r) = reference.pop_first() {
+                reference.extend(marked(want.len(), r));
+                want.push(r);
+            }
+            let mut set = DirtySet::new(size as usize);
+            for &m in &members {
+                set.insert(m);
+            }
+            let mut got: Vec<u32> = Vec::new();
+            while let Some((w, mut bits)) = set.take_lowest() {
+                while bits != 0 {
+                    let r = w * 64 + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    for x in marked(got.len(), r) {
+                        set.insert(x);
+                    }
+                    got.push(r);
+                    bits |= set.retake(w as usize);
+                }
+            }
+            prop_assert_eq!(got, want);
+            prop_assert!(set.is_empty());
+        }
+
+        #[test]
         fn a_queue_grants_its_waiters_lowest_sequence_first(
             seqs in proptest::collection::vec(0u64..1000, 1..50),
             slots in 1u32..4,
