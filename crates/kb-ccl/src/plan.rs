@@ -60,9 +60,11 @@ impl Grid {
     /// The non-empty cells of chunk `k`: `(cell index, start, len)`, start counted from the
     /// buffer's first element.
     pub(crate) fn cells(&self, k: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
-        let (start, len) = self.chunk(k);
-        let (slice, base) = (self.slice, k * self.per_chunk);
-        (0..self.slices_of(len)).map(move |j| (base + j, start + j * slice, slice.min(len - j * slice)))
+        let (grid, base) = (*self, k * self.per_chunk);
+        (0..self.slices_of(self.chunk(k).1)).map(move |j| {
+            let (_, start, len) = grid.cell(k, j);
+            (base + j, start, len)
+        })
     }
 
     /// How many non-empty cells a chunk of `len` elements has.

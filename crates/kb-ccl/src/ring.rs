@@ -201,21 +201,17 @@ impl Moving {
         let q = next_of(n, p);
         let (first, start, len) = self.grid.cell(k, j);
         let buf = &bufs[step % 2];
-        let kind = match key.kind {
-            SEND => OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: buf.region(q, start - first, len)? },
-            REDUCE => OpKind::ReduceInto {
-                pe: self.lanes.of(mem.device(q), j),
-                src: buf.region(q, start - first, len)?,
-                dst: mem.region(q, start, len)?,
-                op: self.op.combine(),
-            },
+        let (kind, label) = match key.kind {
+            SEND => {
+                let (src, dst) = (mem.region(p, start, len)?, buf.region(q, start - first, len)?);
+                (OpKind::LinkTransfer { src, dst }, send)
+            }
+            REDUCE => {
+                let (src, dst) = (buf.region(q, start - first, len)?, mem.region(q, start, len)?);
+                (OpKind::ReduceInto { pe: self.lanes.of(mem.device(q), j), src, dst, op: self.op.combine() }, reduce)
+            }
             DIVIDE => return Ok(divide_op(self.lanes.of(mem.device(p), j), mem.region(p, start, len)?, n)),
-            _ => OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? },
-        };
-        let label = match key.kind {
-            SEND => send,
-            REDUCE => reduce,
-            _ => gather,
+            _ => (OpKind::LinkTransfer { src: mem.region(p, start, len)?, dst: mem.region(q, start, len)? }, gather),
         };
         Ok(Op { kind, label: label.for_op() })
     }

@@ -324,6 +324,13 @@ fn mint(slot: u32, version: u32) -> OpId {
     KeyData::from_ffi((u64::from(version) << 32) | u64::from(slot)).into()
 }
 
+/// The record of `op` among `hot`, if it still holds the op (see [`Engine::slot`]).
+#[inline(always)]
+fn record_mut(hot: &mut [Hot], op: OpId) -> Option<&mut Hot> {
+    let (slot, version) = decode(op);
+    hot.get_mut(slot).filter(|h| h.version == version)
+}
+
 /// The slot and version an id names.
 fn decode(op: OpId) -> (usize, u32) {
     let v = op.data().as_ffi();
@@ -515,8 +522,7 @@ impl Engine {
     #[inline]
     fn add_edge(&mut self, dep: OpId, slot: u32) -> bool {
         // A dependency missing from a non-retaining engine has ended and been retired.
-        let (d, version) = decode(dep);
-        let Some(d) = self.hot.get_mut(d).filter(|d| d.version == version) else { return false };
+        let Some(d) = record_mut(&mut self.hot, dep) else { return false };
         if d.state == OpState::Done {
             return false;
         }
@@ -646,7 +652,7 @@ impl Engine {
         };
         let now = self.now;
         let (slot, version) = match self.free_slot {
-            NONE => self.new_slot(seq, stages),
+            NONE => self.new_slot(),
             slot => {
                 // A recycled slot keeps its version; its other fields are written below.
                 let h = &mut self.hot[slot as usize];
@@ -681,17 +687,17 @@ impl Engine {
         mint(slot, version)
     }
 
-    /// A fresh slot for an op of sequence number `seq` and packed `stages`: its slot and version.
-    /// Out of line, so the adding path keeps no 64-byte record on its stack (an engine that
-    /// retains no ops mostly recycles slots).
+    /// A fresh slot and its version; the caller writes its record. Out of line, so the adding
+    /// path keeps no 64-byte record on its stack (an engine that retains no ops mostly recycles
+    /// slots).
     #[inline(never)]
-    fn new_slot(&mut self, seq: u64, stages: Stage) -> (u32, u32) {
+    fn new_slot(&mut self) -> (u32, u32) {
         let version = self.first_version;
         self.hot.push(Hot {
-            seq,
-            ready: self.now,
+            seq: 0,
+            ready: 0,
             start: 0,
-            stages,
+            stages: NO_STAGES,
             pending: 0,
             succ: NONE,
             more: NONE,
@@ -852,8 +858,8 @@ impl Engine {
     /// one of them may have ended. An op stays watched until it ends.
     pub fn watch(&mut self, ops: &[OpId]) {
         for &op in ops {
-            if let Some(s) = self.slot(op) {
-                self.hot[s].watched = true;
+            if let Some(h) = record_mut(&mut self.hot, op) {
+                h.watched = true;
             }
         }
     }

@@ -281,6 +281,23 @@ mod tests {
 
     use super::*;
 
+    /// Takes every member of `set` as the engine's dispatch does, a word at a time, calling
+    /// `take(set, i, r)` for the `i`-th member taken, `r` (which may mark members above it);
+    /// returns them in the order taken.
+    fn sweep(set: &mut DirtySet, mut take: impl FnMut(&mut DirtySet, usize, u32)) -> Vec<u32> {
+        let mut got = Vec::new();
+        while let Some((w, mut bits)) = set.take_lowest() {
+            while bits != 0 {
+                let r = w * 64 + bits.trailing_zeros();
+                bits &= bits - 1;
+                take(set, got.len(), r);
+                got.push(r);
+                bits |= set.retake(w as usize);
+            }
+        }
+        got
+    }
+
     proptest! {
         #[test]
         fn the_dirty_set_gives_its_members_in_ascending_order_without_duplicates(
@@ -293,14 +310,7 @@ mod tests {
             let mut want = members.clone();
             want.sort_unstable();
             want.dedup();
-            let mut got: Vec<u32> = Vec::new();
-            while let Some((w, mut bits)) = set.take_lowest() {
-                while bits != 0 {
-                    got.push(w * 64 + bits.trailing_zeros());
-                    bits &= bits - 1;
-                    bits |= set.retake(w as usize);
-                }
-            }
+            let got = sweep(&mut set, |_, _, _| {});
             prop_assert_eq!(got, want);
             prop_assert!(set.is_empty());
         }
@@ -325,18 +335,11 @@ mod tests {
             for &m in &members {
                 set.insert(m);
             }
-            let mut got: Vec<u32> = Vec::new();
-            while let Some((w, mut bits)) = set.take_lowest() {
-                while bits != 0 {
-                    let r = w * 64 + bits.trailing_zeros();
-                    bits &= bits - 1;
-                    for x in marked(got.len(), r) {
-                        set.insert(x);
-                    }
-                    got.push(r);
-                    bits |= set.retake(w as usize);
+            let got = sweep(&mut set, |set, i, r| {
+                for x in marked(i, r) {
+                    set.insert(x);
                 }
-            }
+            });
             prop_assert_eq!(got, want);
             prop_assert!(set.is_empty());
         }
