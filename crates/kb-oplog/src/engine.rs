@@ -331,6 +331,24 @@ fn record_mut(hot: &mut [Hot], op: OpId) -> Option<&mut Hot> {
     hot.get_mut(slot).filter(|h| h.version == version)
 }
 
+/// The record in slot `i`, which the engine holds: every slot it keeps (in its queues, events,
+/// successor lists and free list) indexes a record, since records are only removed by
+/// [`Engine::clear`], which empties all of those too.
+#[inline(always)]
+fn at_mut(hot: &mut [Hot], i: usize) -> &mut Hot {
+    debug_assert!(i < hot.len(), "slot {i} of {}", hot.len());
+    // SAFETY: `i` is a slot the engine holds (see above).
+    unsafe { hot.get_unchecked_mut(i) }
+}
+
+/// As [`at_mut`], shared.
+#[inline(always)]
+fn at(hot: &[Hot], i: usize) -> &Hot {
+    debug_assert!(i < hot.len(), "slot {i} of {}", hot.len());
+    // SAFETY: as `at_mut`.
+    unsafe { hot.get_unchecked(i) }
+}
+
 /// The slot and version an id names.
 fn decode(op: OpId) -> (usize, u32) {
     let v = op.data().as_ffi();
@@ -655,7 +673,7 @@ impl Engine {
             NONE => self.new_slot(),
             slot => {
                 // A recycled slot keeps its version; its other fields are written below.
-                let h = &mut self.hot[slot as usize];
+                let h = at_mut(&mut self.hot, slot as usize);
                 self.free_slot = h.succ;
                 self.free_count -= 1;
                 (slot, h.version)
@@ -666,7 +684,7 @@ impl Engine {
             pending += u32::from(self.add_edge(dep, slot));
         }
         // Written in place, field by field, once the dependencies are counted.
-        let h = &mut self.hot[slot as usize];
+        let h = at_mut(&mut self.hot, slot as usize);
         h.seq = seq;
         h.ready = now;
         h.start = 0;
@@ -754,7 +772,8 @@ impl Engine {
     fn known(&self, stage: &Stage) -> Result<(), EngineError> {
         let count = self.resources.len();
         let [a, b] = stage.resources;
-        if (a as usize) < count && (b == NONE || (b as usize) < count) {
+        // `b` is `NONE` or below `count` exactly when `b + 1`, wrapping, is at most `count`.
+        if (a as usize) < count && (b.wrapping_add(1) as usize) <= count {
             return Ok(());
         }
         let resource = if (a as usize) >= count { a } else { b };
@@ -916,7 +935,7 @@ impl Engine {
     /// starts the stage.
     #[inline]
     fn acquired(&mut self, slot: u32) {
-        let hot = &mut self.hot[slot as usize];
+        let hot = at_mut(&mut self.hot, slot as usize);
         if hot.stages.resources[0] != NONE {
             // A single stage (packed in place): with the first of two resources it queues for
             // the second; with all it needs, it starts. (A path of its own: folding it into the
@@ -932,7 +951,7 @@ impl Engine {
             hot.start = now;
             let succ = hot.succ;
             if succ != NONE {
-                prefetch(&self.hot[succ as usize]);
+                prefetch(at(&self.hot, succ as usize));
             }
             self.events.push(now + stage.duration, slot);
             return;
@@ -955,7 +974,7 @@ impl Engine {
             self.stage_started(slot);
         }
         if succ != NONE {
-            prefetch(&self.hot[succ as usize]);
+            prefetch(at(&self.hot, succ as usize));
         }
         self.events.push(now + stage.duration, slot);
     }
@@ -976,7 +995,7 @@ impl Engine {
     /// the op ends.
     #[inline]
     fn stage_end(&mut self, slot: u32) {
-        let hot = &mut self.hot[slot as usize];
+        let hot = at_mut(&mut self.hot, slot as usize);
         if hot.stages.resources[0] != NONE {
             // A single stage (packed in place, as most ops have): the op ends. (A path of its
             // own: folding it into the general one costs the 1024-rank ring 0.75% more
@@ -1013,7 +1032,7 @@ impl Engine {
     fn finish(&mut self, slot: u32) {
         let now = self.now;
         let s = slot as usize;
-        let hot = &mut self.hot[s];
+        let hot = at_mut(&mut self.hot, s);
         hot.state = OpState::Done;
         self.watch_rung |= hot.watched;
         if hot.seq >= self.alarm {
@@ -1051,7 +1070,7 @@ impl Engine {
     /// One dependency of the op in `slot` ended at `now`.
     #[inline(always)]
     fn release(&mut self, slot: u32, now: u64) {
-        let succ = &mut self.hot[slot as usize];
+        let succ = at_mut(&mut self.hot, slot as usize);
         succ.pending -= 1;
         // Its ready time so far is an earlier dependency's end, or when it was added: no later.
         succ.ready = now;
@@ -1064,14 +1083,14 @@ impl Engine {
     /// worklist of joins to end.
     #[inline(always)]
     fn activate(&mut self, slot: u32) {
-        ready(&mut self.hot[slot as usize], slot, &self.many, &mut self.queues, &mut self.joins);
+        ready(at_mut(&mut self.hot, slot as usize), slot, &self.many, &mut self.queues, &mut self.joins);
     }
 
     /// Ends every join on the worklist (which may add more).
     fn end_joins(&mut self) {
         while let Some(slot) = self.joins.pop() {
             // A join starts when it ends.
-            self.hot[slot as usize].start = self.now;
+            at_mut(&mut self.hot, slot as usize).start = self.now;
             self.finish(slot);
         }
     }

@@ -82,10 +82,19 @@ impl Queues {
         self.dirty.clear();
     }
 
+    /// Resource `r`'s queue. Every resource the engine queues, releases or grants is one of an
+    /// added op's stages, which [`super::Engine`] checks against its table when the op is added.
+    #[inline(always)]
+    fn res_mut(&mut self, r: u32) -> &mut Res {
+        debug_assert!((r as usize) < self.res.len(), "resource {r} of {}", self.res.len());
+        // SAFETY: `r` is in the table (see above).
+        unsafe { self.res.get_unchecked_mut(r as usize) }
+    }
+
     /// Queues the op in `slot` (sequence number `seq`) on resource `r`, and marks `r` dirty.
     #[inline(always)]
     pub(crate) fn wait(&mut self, r: u32, seq: u64, slot: u32) {
-        let res = &mut self.res[r as usize];
+        let res = self.res_mut(r);
         if res.len == 0 {
             res.min_seq = seq;
             res.min_slot = slot;
@@ -129,7 +138,7 @@ impl Queues {
     /// counts as served; marks it dirty if an op waits for it.
     #[inline(always)]
     pub(crate) fn release(&mut self, r: u32, duration: u64) {
-        let res = &mut self.res[r as usize];
+        let res = self.res_mut(r);
         res.busy -= 1;
         res.time += duration;
         if res.len > 0 {
@@ -151,7 +160,7 @@ impl Queues {
     /// whether `r` could grant another (a waiter and a free slot are left).
     #[inline(always)]
     pub(crate) fn grant(&mut self, r: u32) -> Option<(u32, bool)> {
-        let res = &mut self.res[r as usize];
+        let res = self.res_mut(r);
         if res.len == 0 || res.busy >= res.slots {
             return None;
         }
@@ -232,13 +241,18 @@ impl DirtySet {
     #[inline(always)]
     fn insert(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, r % 64);
-        let word = &mut self.words[w];
-        let was = *word;
-        *word = was | (1 << b);
-        if was == 0 {
-            let s = w / 64;
-            self.summary[s] |= 1 << (w % 64);
-            self.top[s / 64] |= 1 << (s % 64);
+        debug_assert!(w < self.words.len(), "resource {r} of {}", self.words.len() * 64);
+        // SAFETY: `r` is a resource of the table the set was made for (see `Queues::res_mut`), so
+        // its word, and that word's summary and top words, are in the set.
+        unsafe {
+            let word = self.words.get_unchecked_mut(w);
+            let was = *word;
+            *word = was | (1 << b);
+            if was == 0 {
+                let s = w / 64;
+                *self.summary.get_unchecked_mut(s) |= 1 << (w % 64);
+                *self.top.get_unchecked_mut(s / 64) |= 1 << (s % 64);
+            }
         }
     }
 

@@ -7,7 +7,8 @@
 pub(crate) struct RadixHeap<T> {
     /// Bucket `i` holds keys whose highest bit differing from `last` is bit `i - 1` (bucket 0:
     /// keys equal to `last`).
-    buckets: Vec<Vec<(u64, T)>>,
+    /// (An array, so a bucket index needs no bounds check: there are exactly 65.)
+    buckets: [Vec<(u64, T)>; 65],
     /// Bit `i - 1` set when bucket `i` (1 to 64) is non-empty.
     occupied: u64,
     last: u64,
@@ -15,7 +16,7 @@ pub(crate) struct RadixHeap<T> {
 
 impl<T: Copy> RadixHeap<T> {
     pub(crate) fn new() -> RadixHeap<T> {
-        RadixHeap { buckets: (0..65).map(|_| Vec::new()).collect(), occupied: 0, last: 0 }
+        RadixHeap { buckets: std::array::from_fn(|_| Vec::new()), occupied: 0, last: 0 }
     }
 
     #[cfg(test)]

@@ -206,6 +206,47 @@ fn bad_input_is_an_error() {
     assert_eq!(e.ops_added(), 0, "a refused op is not recorded");
 }
 
+/// The queues index resources unchecked, trusting the check made when an op is added: every
+/// adding path refuses a stage naming a resource outside the table, as its first or its second,
+/// and adds nothing.
+#[test]
+fn every_adding_path_refuses_a_resource_outside_the_table_and_adds_nothing() {
+    let bad = [
+        (Stage::one(2, 1), 2),
+        (Stage::one(u32::MAX - 1, 1), u32::MAX - 1),
+        (Stage::two(0, 2, 1), 2),
+        (Stage::two(1, 7, 1), 7),
+        (Stage::two(5, 1, 1), 5),
+    ];
+    for retain in [true, false] {
+        for (stage, resource) in bad {
+            let mut e = engine(&[1, 1], retain);
+            let seq = e.reserve_seqs(4);
+            let many = Stages::from_vec(vec![Stage::one(0, 1), stage]);
+            let ways: [(&str, Result<OpId, EngineError>); 6] = [
+                ("add", e.add(Stages::One(stage), &[])),
+                ("add_ref", e.add_ref(&Stages::One(stage), &[])),
+                ("add_reserved", e.add_reserved(seq, Stages::One(stage), &[])),
+                ("add_reserved_ref", e.add_reserved_ref(seq + 1, &Stages::One(stage), &[])),
+                ("add_held", e.add_held(Stages::One(stage), &[])),
+                ("add, several stages", e.add(many, &[])),
+            ];
+            for (way, got) in ways {
+                let err = got.expect_err(way);
+                assert_eq!(
+                    err.to_string(),
+                    format!("stage names resource {resource}, but the engine has 2 resources"),
+                    "{way}, retain {retain}"
+                );
+            }
+            assert_eq!((e.ops_added(), e.ops_held()), (0, 0), "retain {retain}: a refused op is not recorded");
+            // The engine goes on as if nothing had been asked of it.
+            let op = e.add_reserved_ref(seq + 2, &Stages::One(Stage::two(0, 1, 9)), &[]).unwrap();
+            assert_eq!((e.run_all(), e.is_done(op)), (9, true));
+        }
+    }
+}
+
 /// A random program: each op holds resource `r` (or `r` and `r2`) for `d` after some earlier ops.
 #[derive(Debug, Clone)]
 struct Spec {
