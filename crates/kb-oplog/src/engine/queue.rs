@@ -40,6 +40,10 @@ const _: () = assert!(std::mem::size_of::<Res>() == 32);
 pub(crate) const MAX_SLOTS: u32 = u16::MAX as u32;
 
 /// The queues of every resource, and the dirty set. See the module documentation.
+///
+/// Resources are indexed unchecked: this module is private to the engine, which passes only
+/// resources of the table the queues were made for (it checks every op's stages when it adds the
+/// op), and only words its sweep has just taken to [`Queues::dirty_since`].
 #[derive(Debug)]
 pub(crate) struct Queues {
     res: Vec<Res>,
@@ -198,7 +202,8 @@ impl Queues {
         self.dirty.take_lowest()
     }
 
-    /// The resources of word `w` marked dirty since it was taken (removed from the set).
+    /// The resources of word `w`, which [`Queues::next_dirty_word`] gave, marked dirty since it
+    /// was taken (removed from the set).
     #[inline(always)]
     pub(crate) fn dirty_since(&mut self, w: u32) -> u64 {
         self.dirty.retake(w as usize)
@@ -219,7 +224,9 @@ struct DirtySet {
 
 impl DirtySet {
     fn new(size: usize) -> DirtySet {
-        let words = size.div_ceil(64);
+        // At least a word at each level, so that an empty table has a (never marked) word to
+        // look at.
+        let words = size.div_ceil(64).max(1);
         let summary = words.div_ceil(64);
         DirtySet { words: vec![0; words], summary: vec![0; summary], top: vec![0; summary.div_ceil(64)] }
     }
@@ -271,8 +278,13 @@ impl DirtySet {
     /// higher words).
     #[inline(always)]
     fn retake(&mut self, w: usize) -> u64 {
-        let bits = std::mem::take(&mut self.words[w]);
+        debug_assert!(w < self.words.len(), "word {w} of {}", self.words.len());
+        // SAFETY: `w` is the word `take_lowest` just took (see `Queues::dirty_since`), so it is
+        // in the set.
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        let bits = *word;
         if bits != 0 {
+            *word = 0;
             self.forget(w);
         }
         bits

@@ -206,6 +206,18 @@ fn bad_input_is_an_error() {
     assert_eq!(e.ops_added(), 0, "a refused op is not recorded");
 }
 
+#[test]
+fn an_engine_without_resources_times_joins_and_refuses_stages() {
+    for retain in [true, false] {
+        let mut e = engine(&[], retain);
+        let a = e.add(Stages::None, &[]).unwrap();
+        let b = e.add(Stages::None, &[a]).unwrap();
+        assert_eq!((e.run_all(), e.is_done(b), e.ops_done()), (0, true, 2));
+        let err = e.add(one(0, 1), &[]).unwrap_err();
+        assert_eq!(err.to_string(), "stage names resource 0, but the engine has 0 resources");
+    }
+}
+
 /// The queues index resources unchecked, trusting the check made when an op is added: every
 /// adding path refuses a stage naming a resource outside the table, as its first or its second,
 /// and adds nothing.
