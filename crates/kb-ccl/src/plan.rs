@@ -262,15 +262,15 @@ impl Plan {
         // Slot i of every member, then slot i + 1 (see `Plan::at`). A slot never written still
         // names the entry join, which the exit waits for anyway.
         for row in self.slots.chunks(members.max(1)) {
-            for (m, state) in row.iter().enumerate() {
+            for ((state, &entry), deps) in row.iter().zip(&self.entry).zip(&mut deps) {
                 let write = state.last_write;
-                if write != self.entry[m] && keep(write) {
-                    deps[m].push(write);
+                if write != entry && keep(write) {
+                    deps.push(write);
                 }
                 if let Some(read) = state.first_reader
                     && keep(read)
                 {
-                    deps[m].push(read);
+                    deps.push(read);
                 }
             }
         }

@@ -807,8 +807,10 @@ impl Engine {
     }
 
     /// Whether `op` has ended. An id retired by a non-retaining engine reads as ended.
+    #[inline]
     pub fn is_done(&self, op: OpId) -> bool {
-        self.slot(op).is_none_or(|s| self.hot[s].state == OpState::Done)
+        let (slot, version) = decode(op);
+        self.hot.get(slot).is_none_or(|h| h.version != version || h.state == OpState::Done)
     }
 
     /// The state of `op`, if the engine still holds it.

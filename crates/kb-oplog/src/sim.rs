@@ -259,6 +259,7 @@ impl Sim {
     }
 
     /// Whether `op` has ended in simulated time.
+    #[inline]
     pub fn is_done(&self, op: OpId) -> bool {
         self.engine.is_done(op)
     }
