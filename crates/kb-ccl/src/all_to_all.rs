@@ -121,7 +121,7 @@ impl Steps for Exchange {
         (self.n * self.n) as u64
     }
 
-    fn record(&mut self, plan: &mut Plan, step: usize, _: &mut Rec<'_, '_>) -> Result<(), SchedError> {
+    fn record(&mut self, plan: &mut Plan, step: usize, _: &mut impl Rec) -> Result<(), SchedError> {
         let (n, m) = (self.n, self.m);
         let in_at = |p, k| Slot { member: p, index: k };
         let out_at = |p, k| Slot { member: p, index: n + k };

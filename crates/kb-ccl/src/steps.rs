@@ -18,7 +18,7 @@ pub(crate) trait Steps {
     /// At least as many ops as the steps record.
     fn op_bound(&self) -> u64;
     /// Records step `step` into `plan`, each op as `rec` says.
-    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut Rec<'_, '_>) -> Result<(), SchedError>;
+    fn record(&mut self, plan: &mut Plan, step: usize, rec: &mut impl Rec) -> Result<(), SchedError>;
 }
 
 /// The steps of a collective that exchanges parts of `m` elements among `n` members in `n − 1`
@@ -66,9 +66,9 @@ impl<S: Steps> Stepped<S> {
         match costs {
             Some(costs) => {
                 let rt = plan.runtime().clone();
-                rt.costed(|to| steps.record(plan, step, &mut Rec::ByCost(costs, to)))?
+                rt.costed(|to| steps.record(plan, step, &mut ByCost(costs, to)))?
             }
-            None => steps.record(plan, step, &mut Rec::Whole),
+            None => steps.record(plan, step, &mut Whole),
         }
     }
 }
@@ -173,29 +173,54 @@ fn fill(cached: &mut Option<Stages>, op: Op, to: &Costed<'_>) -> Result<(), Sche
     Ok(())
 }
 
-/// How a step's ops are recorded: whole, or by their cost (see [`Costs`]).
-pub(crate) enum Rec<'r, 'a> {
-    Whole,
-    ByCost(&'r mut Costs, &'r mut Costed<'a>),
+/// How a step's ops are recorded: whole ([`Whole`]), or by their cost ([`ByCost`]). Chosen once
+/// per step: the steps' loops are compiled for each, and decide nothing per op.
+pub(crate) trait Rec {
+    /// Records the op of `key`, reading `reads` and writing `writes`: `op` builds it from its key
+    /// when it is needed whole (the first of its shape, or every op when recording whole), so a
+    /// closure that captures nothing per op costs the hot loops nothing.
+    fn record(
+        &mut self,
+        plan: &mut Plan,
+        key: CostKey,
+        op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
+        reads: &[Slot],
+        writes: &[Slot],
+    ) -> Result<OpId, SchedError>;
 }
 
-/// Records the op of `key`, reading `reads` and writing `writes`, as `rec` says: `op` builds it
-/// from its key when it is needed whole (the first of its shape, or every op when recording
-/// whole), so a closure that captures nothing per op costs the hot loops nothing.
-#[inline(always)]
-pub(crate) fn record(
-    plan: &mut Plan,
-    rec: &mut Rec<'_, '_>,
-    key: CostKey,
-    op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
-    reads: &[Slot],
-    writes: &[Slot],
-) -> Result<OpId, SchedError> {
-    match rec {
-        Rec::ByCost(costs, to) => {
-            let stages = costs.get(key, op, to)?;
-            plan.record_costed(to, stages, reads, writes)
-        }
-        Rec::Whole => plan.record(&op(key)?, reads, writes),
+/// Every op recorded whole.
+pub(crate) struct Whole;
+
+impl Rec for Whole {
+    #[inline(always)]
+    fn record(
+        &mut self,
+        plan: &mut Plan,
+        key: CostKey,
+        op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
+        reads: &[Slot],
+        writes: &[Slot],
+    ) -> Result<OpId, SchedError> {
+        plan.record(&op(key)?, reads, writes)
+    }
+}
+
+/// Every op recorded by its cost, filed in the costs and recorded by the runtime's [`Costed`].
+pub(crate) struct ByCost<'r, 'a>(&'r mut Costs, &'r mut Costed<'a>);
+
+impl Rec for ByCost<'_, '_> {
+    #[inline(always)]
+    fn record(
+        &mut self,
+        plan: &mut Plan,
+        key: CostKey,
+        op: impl FnOnce(CostKey) -> Result<Op, SchedError>,
+        reads: &[Slot],
+        writes: &[Slot],
+    ) -> Result<OpId, SchedError> {
+        let ByCost(costs, to) = self;
+        let stages = costs.get(key, op, to)?;
+        plan.record_costed(to, stages, reads, writes)
     }
 }
