@@ -107,6 +107,29 @@
 //!   all-reduce, 1 MiB on 1024 ranks: 561 ms. 128 MiB on 8 ranks: 746 µs. 1 GiB on 1024 ranks:
 //!   peak RSS 58 MiB. (All on the slow machine: compare with the references above, not with
 //!   session 6's figures.)
+//!
+//! Measured 2026-12-02, session 8 (same machine, still about twice as slow as in session 6: the
+//! streaming loop took 182 ms):
+//! - 1 MiB ring all-reduce on 1024 ranks, the whole run: 199 ms, against the materialised loop's
+//!   225 ms (0.88×; 1.08× at session 7's end) and the streaming loop's 182 ms (1.09×; 1.26×).
+//!   Callgrind: 1.630 G → 1.433 G instructions (519 → 456 per op). Against session 6's last
+//!   build (134 ms then), run alternately with it as single processes, 30 pairs: median ratio
+//!   0.719 (quartiles 0.68–0.77), at 0.681× its instructions: about 91–96 ms at session 6's
+//!   machine speed — target ≤ 100 ms met, by a few percent. The changes: the engine's loop
+//!   indexes op records, resource queues and the dirty set unchecked (a slot it holds, a resource
+//!   checked when its op was added), and the radix heap's buckets are an array (−6.2%); how a
+//!   step's ops are recorded (whole or by cost) is a type chosen once per step, and each
+//!   collective's steps are recorded out of line (−2.9%); a sweep retakes its word only when
+//!   something was marked (−1.1%); the resource check is one compare per resource (−0.6%);
+//!   `release_exits` walks rows beside the members' lists (−0.75%).
+//! - Ring reduce-scatter, 1 MiB on 1024 ranks: 170 ms (callgrind 1.165 G → 1.020 G); ring
+//!   all-gather: 104 ms (703 M → 636 M). Pairwise all-to-all, 1 MiB on 256 ranks: 201 ms. `auto`
+//!   all-reduce, 1 MiB on 1024 ranks: 589 ms. 128 MiB on 8 ranks: 692 µs. 1 GiB on 1024 ranks:
+//!   peak RSS 58 MiB.
+//! - Tried and dropped: a dense array of slot versions and a stack of free slots beside the op
+//!   records (callgrind's cache model: 20% fewer first-level read misses, but 62% more write
+//!   misses and 1.5% more instructions; no wall-time gain in 20 alternating pairs); prefetching
+//!   the next event's record while one ends (no gain).
 
 // A bench reports its memory figure to the person running it.
 #![allow(clippy::print_stderr, missing_docs)]
