@@ -324,11 +324,17 @@ fn mint(slot: u32, version: u32) -> OpId {
     KeyData::from_ffi((u64::from(version) << 32) | u64::from(slot)).into()
 }
 
-/// The record of `op` among `hot`, if it still holds the op (see [`Engine::slot`]).
+/// The slot of `op` among `hot`, if it still holds the op: the one place an id is looked up.
+#[inline(always)]
+fn slot_of(hot: &[Hot], op: OpId) -> Option<usize> {
+    let (slot, version) = decode(op);
+    hot.get(slot).filter(|h| h.version == version).map(|_| slot)
+}
+
+/// The record of `op` among `hot`, if it still holds the op ([`slot_of`]).
 #[inline(always)]
 fn record_mut(hot: &mut [Hot], op: OpId) -> Option<&mut Hot> {
-    let (slot, version) = decode(op);
-    hot.get_mut(slot).filter(|h| h.version == version)
+    slot_of(hot, op).map(|s| at_mut(hot, s))
 }
 
 /// The record in slot `i`, which the engine holds: every slot it keeps (in its queues, events,
@@ -802,15 +808,13 @@ impl Engine {
     /// The slot of `op`, if the engine holds it.
     #[inline]
     fn slot(&self, op: OpId) -> Option<usize> {
-        let (slot, version) = decode(op);
-        self.hot.get(slot).filter(|h| h.version == version).map(|_| slot)
+        slot_of(&self.hot, op)
     }
 
     /// Whether `op` has ended. An id retired by a non-retaining engine reads as ended.
     #[inline]
     pub fn is_done(&self, op: OpId) -> bool {
-        let (slot, version) = decode(op);
-        self.hot.get(slot).is_none_or(|h| h.version != version || h.state == OpState::Done)
+        self.slot(op).is_none_or(|s| at(&self.hot, s).state == OpState::Done)
     }
 
     /// The state of `op`, if the engine still holds it.
